@@ -1,0 +1,99 @@
+#pragma once
+// STREAM-style memory-bandwidth kernels, shared by bench/bandwidth and
+// bench/optim_step so every optimizer figure is reported against a roof
+// measured in the same run. Each kernel is split over descent's own thread
+// pool, as the optimizer kernels are.
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "descent/devices/parallel.h"
+
+namespace bench {
+
+using Clock = std::chrono::steady_clock;
+
+// Median of `repeats` timings (seconds) of fn after `warmup` untimed calls.
+inline double median_seconds(int warmup, int repeats, const std::function<void()>& fn) {
+  for (int i = 0; i < warmup; ++i) fn();
+  std::vector<double> t;
+  for (int i = 0; i < repeats; ++i) {
+    auto start = Clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+struct Arrays {
+  std::vector<float> a, b, c, d;
+  explicit Arrays(int64_t n) : a(n, 1.0f), b(n, 2.0f), c(n, 0.5f), d(n, 0.25f) {}
+  int64_t size() const { return static_cast<int64_t>(a.size()); }
+};
+
+inline void for_range(int64_t n, const std::function<void(int64_t, int64_t)>& body) {
+  descent::parallel_for(0, n, 1 << 16, body);
+}
+
+// Bytes moved per element by each kernel (reads + writes, 4-byte floats).
+inline constexpr double kCopyBytes = 8, kScaleBytes = 8, kAddBytes = 12, kTriadBytes = 12, kAdamBytes = 28,
+                        kSgdBytes = 20;
+
+inline void copy(Arrays& x) {
+  for_range(x.size(), [&](int64_t lo, int64_t hi) { std::copy(x.a.begin() + lo, x.a.begin() + hi, x.c.begin() + lo); });
+}
+inline void scale(Arrays& x) {
+  for_range(x.size(), [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) x.b[i] = 3.0f * x.c[i];
+  });
+}
+inline void add(Arrays& x) {
+  for_range(x.size(), [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) x.c[i] = x.a[i] + x.b[i];
+  });
+}
+inline void triad(Arrays& x) {
+  for_range(x.size(), [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) x.a[i] = x.b[i] + 3.0f * x.c[i];
+  });
+}
+// The traffic of an Adam step: read param, grad, m, v; write param, m, v in
+// place; trivial arithmetic. What the hardware allows for that update.
+inline void adam_pattern(Arrays& x) {
+  for_range(x.size(), [&](int64_t lo, int64_t hi) {
+    float* p = x.a.data();
+    const float* g = x.b.data();
+    float* m = x.c.data();
+    float* v = x.d.data();
+    for (int64_t i = lo; i < hi; ++i) {
+      m[i] = 0.9f * m[i] + g[i];
+      v[i] = 0.9f * v[i] + g[i];
+      p[i] = p[i] - 1e-9f * (m[i] + v[i]);
+    }
+  });
+}
+
+// The traffic of an SGD-with-momentum step: read param, grad, buffer; write
+// param and buffer in place.
+inline void sgd_pattern(Arrays& x) {
+  for_range(x.size(), [&](int64_t lo, int64_t hi) {
+    float* p = x.a.data();
+    const float* g = x.b.data();
+    float* m = x.c.data();
+    for (int64_t i = lo; i < hi; ++i) {
+      m[i] = 0.9f * m[i] + g[i];
+      p[i] = p[i] - 1e-9f * m[i];
+    }
+  });
+}
+
+// GB/s of one kernel on arrays of n floats, median of `repeats`.
+inline double gbps(Arrays& x, void (*kernel)(Arrays&), double bytes_per_element, int repeats = 15) {
+  double s = median_seconds(2, repeats, [&] { kernel(x); });
+  return bytes_per_element * static_cast<double>(x.size()) / s / 1e9;
+}
+
+}  // namespace bench

@@ -1,0 +1,99 @@
+// bench/optim_step: one optimizer step, per optimizer x implementation x
+// workload x thread count. Prints the median step time, ns per element,
+// effective GB/s and its fraction of the roof (the same traffic pattern run
+// by bench/memory_probe.h in this process, at the same thread count).
+//   ./build/bench/optim_step [repeats=9] [filter]
+// filter: run only rows whose "optimizer/impl/workload" contains it.
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <string>
+#include <vector>
+
+#include "bench/memory_probe.h"
+#include "descent/descent.h"
+
+using namespace descent;
+
+namespace {
+struct Workload {
+  std::string name;
+  std::vector<Shape> shapes;
+};
+
+std::vector<Workload> workloads() {
+  Workload flat{"a:1x16M", {{int64_t{1} << 24}}};
+  Workload model{"b:200-tensors", {}};
+  for (int i = 0; i < 100; ++i) {
+    model.shapes.push_back({400, 400});
+    model.shapes.push_back({768});
+  }
+  Workload small{"c:2000x100", std::vector<Shape>(2000, Shape{100})};
+  return {flat, model, small};
+}
+
+struct OptimizerSpec {
+  std::string name;
+  double bytes_per_element;
+  std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor>, std::optional<bool>, std::optional<bool>)> make;
+};
+
+std::vector<OptimizerSpec> optimizers() {
+  return {
+      {"SGD(momentum)", bench::kSgdBytes,
+       [](std::vector<Tensor> p, std::optional<bool> foreach, std::optional<bool> fused) {
+         return std::make_unique<optim::SGD>(std::move(p), optim::SGDOptions{.lr = 1e-3, .momentum = 0.9, .foreach = foreach, .fused = fused});
+       }},
+      {"Adam", bench::kAdamBytes,
+       [](std::vector<Tensor> p, std::optional<bool> foreach, std::optional<bool> fused) {
+         return std::make_unique<optim::Adam>(std::move(p), optim::AdamOptions{.foreach = foreach, .fused = fused});
+       }},
+      {"AdamW", bench::kAdamBytes,
+       [](std::vector<Tensor> p, std::optional<bool> foreach, std::optional<bool> fused) {
+         return std::make_unique<optim::AdamW>(std::move(p), optim::AdamWOptions{.foreach = foreach, .fused = fused});
+       }},
+  };
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  int repeats = argc > 1 ? std::atoi(argv[1]) : 9;
+  std::string filter = argc > 2 ? argv[2] : "";
+  int max_threads = std::min(2, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  bench::Arrays probe(int64_t{1} << 24);
+  std::printf("optim_step: float32, median of %d steps after 2 warm-up steps\n", repeats);
+  std::printf("%-14s %-8s %-14s %3s %12s %9s %8s %8s %6s\n", "optimizer", "impl", "workload", "thr", "step (ms)", "ns/elem",
+              "GB/s", "roof", "%roof");
+  for (int threads = 1; threads <= max_threads; ++threads) {
+    set_num_threads(threads);
+    double adam_roof = bench::gbps(probe, bench::adam_pattern, bench::kAdamBytes);
+    double sgd_roof = bench::gbps(probe, bench::sgd_pattern, bench::kSgdBytes);
+    for (const auto& w : workloads())
+      for (const auto& spec : optimizers())
+        for (const char* impl : {"forloop", "foreach", "fused"}) {
+          std::string label = spec.name + "/" + impl + "/" + w.name;
+          if (!filter.empty() && label.find(filter) == std::string::npos) continue;
+          Generator gen(7);
+          std::vector<Tensor> params;
+          int64_t numel = 0;
+          for (const Shape& s : w.shapes) {
+            Tensor p = randn(s, {}, &gen);
+            p.set_grad(randn(s, {}, &gen));
+            numel += p.numel();
+            params.push_back(p);
+          }
+          std::string i(impl);
+          auto opt = spec.make(params, i == "foreach" ? std::optional<bool>(true) : std::nullopt,
+                               i == "fused" ? std::optional<bool>(true) : std::nullopt);
+          double s = bench::median_seconds(2, repeats, [&] { opt->step(); });
+          double gbps = spec.bytes_per_element * static_cast<double>(numel) / s / 1e9;
+          double roof = spec.bytes_per_element == bench::kAdamBytes ? adam_roof : sgd_roof;
+          std::printf("%-14s %-8s %-14s %3d %12.3f %9.3f %8.2f %8.2f %5.0f%%\n", spec.name.c_str(), impl, w.name.c_str(),
+                      threads, s * 1e3, s * 1e9 / static_cast<double>(numel), gbps, roof, 100 * gbps / roof);
+          std::fflush(stdout);
+        }
+  }
+  return 0;
+}

@@ -1,0 +1,66 @@
+#pragma once
+// Adam and AdamW (torch.optim.Adam / torch.optim.AdamW).
+//
+//   g = -∇ if maximize else ∇;  t += 1
+//   weight decay: θ = θ·(1 − γλ) when decoupled (AdamW), else g += λθ
+//   m = lerp(m, g, 1 − β1);  v = β2·v + (1 − β2)·g²
+//   v̂ = max(v̂, v) with amsgrad
+//   θ = θ − γ/(1 − β1^t) · m / (sqrt(v or v̂) / sqrt(1 − β2^t) + ε)
+// Kingma & Ba, "Adam: A Method for Stochastic Optimization" (2014);
+// Loshchilov & Hutter, "Decoupled Weight Decay Regularization" (2017);
+// Reddi et al., "On the Convergence of Adam and Beyond" (2018, amsgrad).
+#include <array>
+#include <optional>
+
+#include "descent/optim/optimizer.h"
+
+namespace descent::optim {
+
+struct AdamOptions {
+  Value lr = 1e-3;  // a number or a one-element tensor
+  std::array<Value, 2> betas = {0.9, 0.999};
+  Value eps = 1e-8;
+  Value weight_decay = 0;
+  bool amsgrad = false;
+  std::optional<bool> foreach;
+  bool maximize = false;
+  bool capturable = false;
+  bool differentiable = false;
+  std::optional<bool> fused;
+  bool decoupled_weight_decay = false;
+};
+
+// AdamW's options: Adam's, with weight decay 1e-2 and always decoupled.
+struct AdamWOptions {
+  Value lr = 1e-3;
+  std::array<Value, 2> betas = {0.9, 0.999};
+  Value eps = 1e-8;
+  Value weight_decay = 1e-2;
+  bool amsgrad = false;
+  bool maximize = false;
+  std::optional<bool> foreach;
+  bool capturable = false;
+  bool differentiable = false;
+  std::optional<bool> fused;
+};
+
+class Adam : public Optimizer {
+ public:
+  explicit Adam(Params params, const AdamOptions& options = {});
+
+ protected:
+  Adam(std::string name, Params params, const AdamOptions& options);
+  void step_group(ParamGroup& group) override;
+  void setstate_group_defaults(ParamGroup& group) override;
+  void upgrade_param_state(const ParamGroup& group, const Tensor& param, Dict& state) override;
+};
+
+class AdamW : public Adam {
+ public:
+  explicit AdamW(Params params, const AdamWOptions& options = {});
+
+ protected:
+  void setstate_group_defaults(ParamGroup& group) override;
+};
+
+}  // namespace descent::optim

@@ -1,0 +1,37 @@
+#pragma once
+// Stochastic gradient descent, optionally with momentum (torch.optim.SGD).
+//
+//   g = -∇ if maximize else ∇;  g += λθ (weight_decay)
+//   b = g on the first step, else μ·b + (1−τ)·g   (momentum μ, dampening τ)
+//   g = g + μ·b if nesterov else b
+//   θ = θ − γ·g
+// Nesterov momentum after Sutskever et al., "On the importance of
+// initialization and momentum in deep learning" (2013).
+#include <optional>
+
+#include "descent/optim/optimizer.h"
+
+namespace descent::optim {
+
+struct SGDOptions {
+  Value lr = 1e-3;  // a number or a one-element tensor
+  Value momentum = 0;
+  Value dampening = 0;
+  Value weight_decay = 0;
+  bool nesterov = false;
+  bool maximize = false;
+  std::optional<bool> foreach;
+  bool differentiable = false;
+  std::optional<bool> fused;
+};
+
+class SGD : public Optimizer {
+ public:
+  explicit SGD(Params params, const SGDOptions& options = {});
+
+ protected:
+  void step_group(ParamGroup& group) override;
+  void setstate_group_defaults(ParamGroup& group) override;
+};
+
+}  // namespace descent::optim

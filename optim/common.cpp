@@ -1,0 +1,130 @@
+#include "optim/common.h"
+
+#include <cmath>
+
+#include "descent/autograd/grad_mode.h"
+
+namespace descent::optim::detail {
+
+double get_double(const ParamGroup& group, const char* key) { return group.at(key).to_double(); }
+bool get_bool(const ParamGroup& group, const char* key) { return group.at(key).to_bool(); }
+std::optional<bool> get_optional_bool(const ParamGroup& group, const char* key) {
+  const Value* v = group.options.find(key);
+  if (!v || v->is_none()) return std::nullopt;
+  return v->to_bool();
+}
+double get_scalar(const ParamGroup& group, const char* key) { return group.at(key).to_double(); }
+std::pair<double, double> get_pair(const ParamGroup& group, const char* key) {
+  const Value& v = group.at(key);
+  if (!v.is_list() || v.to_list().items.size() != 2)
+    raise<TypeError>("option '", key, "' must be a pair of numbers, got ", v.str());
+  return {v.to_list().items[0].to_double(), v.to_list().items[1].to_double()};
+}
+
+namespace {
+bool negative(const Value& v) { return v.to_double() < 0; }
+void check_one_element(const std::string& opt, const Value& v, const char* what) {
+  if (v.is_tensor() && v.to_tensor().numel() != 1)
+    raise<ValueError>(opt, ": Tensor ", what, " must be 1-element (got shape ", shape_to_string(v.to_tensor().sizes()), ")");
+}
+}  // namespace
+
+Value squeeze_scalar(const Value& v) {
+  if (v.is_tensor() && v.to_tensor().dim() > 0 && v.to_tensor().numel() == 1) return v.to_tensor().view({});
+  return v;
+}
+
+void check_lr(const std::string& opt, const Value& lr) {
+  if (!lr.is_number() && !lr.is_tensor() && !lr.is_bool())
+    raise<TypeError>(opt, ": lr must be a number or a one-element Tensor, got ", lr.type_name());
+  check_one_element(opt, lr, "lr");
+  if (negative(lr)) raise<ValueError>(opt, ": Invalid learning rate: ", lr.str(), " (must be >= 0)");
+}
+
+void check_non_negative(const std::string& opt, const char* what, const Value& value) {
+  if (!value.is_number() && !value.is_tensor() && !value.is_bool())
+    raise<TypeError>(opt, ": ", what, " must be a number, got ", value.type_name());
+  if (negative(value)) raise<ValueError>(opt, ": Invalid ", what, " value: ", value.str(), " (must be >= 0)");
+}
+
+void check_betas(const std::string& opt, const std::array<Value, 2>& betas) {
+  for (int i = 0; i < 2; ++i) {
+    check_one_element(opt, betas[i], i == 0 ? "betas[0]" : "betas[1]");
+    double b = betas[i].to_double();
+    if (!(b >= 0.0 && b < 1.0))
+      raise<ValueError>(opt, ": Invalid beta parameter at index ", i, ": ", betas[i].str(), " (must be in [0, 1))");
+  }
+  if (betas[0].is_tensor() != betas[1].is_tensor())
+    raise<ValueError>(opt, ": betas must be either both floats or both Tensors (got ", betas[0].type_name(), " and ",
+                      betas[1].type_name(), ")");
+}
+
+void check_fused_flags(const std::string& opt, std::optional<bool> foreach, std::optional<bool> fused, bool differentiable) {
+  if (fused.value_or(false)) {
+    if (differentiable) raise<RuntimeError>(opt, ": `fused` does not support `differentiable`");
+    if (foreach.value_or(false)) raise<RuntimeError>(opt, ": `fused` and `foreach` cannot be `True` together.");
+  }
+}
+
+std::vector<ParamSlot> collect(Optimizer& optimizer, ParamGroup& group, const std::string& sparse_error,
+                               bool with_state) {
+  std::vector<ParamSlot> slots;
+  for (const Tensor& p : group.params) {
+    const Tensor& g = p.grad();
+    if (!g.defined()) continue;
+    if (g.is_sparse() && !sparse_error.empty()) raise<RuntimeError>(optimizer.name(), ": ", sparse_error);
+    slots.push_back({p, g, with_state ? &optimizer.state()[p] : nullptr});
+  }
+  return slots;
+}
+
+Tensor new_step_counter(const Tensor& param, bool fused) {
+  if (fused) return zeros({}, {.dtype = kFloat32, .device = param.device()});
+  return zeros({}, {.dtype = get_default_dtype() == kFloat64 ? kFloat64 : kFloat32});
+}
+
+double step_value(const Value& step) { return step.to_double(); }
+
+Implementation choose_implementation(const ParamGroup& group) {
+  if (get_optional_bool(group, "fused").value_or(false)) return Implementation::Fused;
+  if (get_optional_bool(group, "foreach").value_or(false)) return Implementation::ForEach;
+  return Implementation::ForLoop;
+}
+
+std::vector<std::vector<ParamSlot*>> buckets(std::vector<ParamSlot>& slots) {
+  std::vector<std::vector<ParamSlot*>> out;
+  std::vector<std::pair<Device, Dtype>> keys;
+  for (ParamSlot& s : slots) {
+    std::pair<Device, Dtype> key{s.param.device(), s.param.dtype()};
+    std::size_t i = 0;
+    while (i < keys.size() && !(keys[i].first == key.first && keys[i].second == key.second)) ++i;
+    if (i == keys.size()) {
+      keys.push_back(key);
+      out.emplace_back();
+    }
+    out[i].push_back(&s);
+  }
+  return out;
+}
+
+Tensor maybe_negate(const Tensor& grad, bool maximize) {
+  if (!maximize) return grad;
+  if (grad.is_sparse()) return sparse_coo_tensor(grad._indices(), neg(grad._values()), grad.sizes(), grad.is_coalesced());
+  return neg(grad);
+}
+
+Tensor as_real(const Tensor& t) { return t.is_complex() ? view_as_real(t) : t; }
+
+void check_fused_params(const std::string& opt, const std::vector<ParamSlot>& slots) {
+  for (const ParamSlot& s : slots)
+    if (!s.param.is_floating_point())
+      raise<RuntimeError>(opt, ": `fused=True` requires all the params to be floating point Tensors of supported devices: "
+                               "['cpu', 'cuda'] but ", to_string(s.param.dtype()), " and ", s.param.device().str());
+}
+
+void check_no_amp_inputs(const Optimizer& optimizer) {
+  if (optimizer.grad_scale.defined() || optimizer.found_inf.defined())
+    raise<RuntimeError>(optimizer.name(), ": Expected grad_scale and found_inf to be None (they are only supported with fused=True)");
+}
+
+}  // namespace descent::optim::detail

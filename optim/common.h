@@ -1,0 +1,75 @@
+#pragma once
+// What every optimizer shares: reading typed options from a group, option
+// validation with PyTorch's messages, collecting (param, grad, state) for a
+// step, step counters, the forloop/foreach/fused choice and dtype/device
+// buckets. Private to optim/.
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "descent/optim/optimizer.h"
+#include "descent/tensor/ops.h"
+
+namespace descent::optim::detail {
+
+// ---- reading options ----
+double get_double(const ParamGroup& group, const char* key);
+bool get_bool(const ParamGroup& group, const char* key);
+// None -> nullopt.
+std::optional<bool> get_optional_bool(const ParamGroup& group, const char* key);
+// A number or a one-element tensor, read as a double.
+double get_scalar(const ParamGroup& group, const char* key);
+// betas and similar pairs: a tuple of two numbers or tensors, read as doubles.
+std::pair<double, double> get_pair(const ParamGroup& group, const char* key);
+
+// ---- validation (messages as PyTorch's) ----
+// lr: a number >= 0, or a one-element tensor whose value is >= 0.
+void check_lr(const std::string& optimizer, const Value& lr);
+// value >= 0, else ValueError("Invalid <what> value: <value>").
+void check_non_negative(const std::string& optimizer, const char* what, const Value& value);
+// 0 <= beta < 1 for each; both numbers or both tensors.
+void check_betas(const std::string& optimizer, const std::array<Value, 2>& betas);
+// The constructor-time flag conflicts of optimizer-base.md §9.1.
+void check_fused_flags(const std::string& optimizer, std::optional<bool> foreach, std::optional<bool> fused,
+                       bool differentiable);
+// A one-element tensor option is squeezed to 0-dim, as PyTorch does.
+Value squeeze_scalar(const Value& v);
+
+// ---- the parameters that take part in one step ----
+struct ParamSlot {
+  Tensor param;
+  Tensor grad;
+  Dict* state;
+};
+// Params of the group whose grad is defined, in group order. Sparse grads
+// raise `sparse_error` unless it is empty. State entries are created only
+// when with_state (an optimizer without state must not leave empty entries).
+std::vector<ParamSlot> collect(Optimizer& optimizer, ParamGroup& group, const std::string& sparse_error,
+                               bool with_state = true);
+
+// The 0-dim `step` counter: float32 on the CPU (float64 under a float64
+// default dtype); float32 on the param's device when fused.
+Tensor new_step_counter(const Tensor& param, bool fused);
+// Reads a step counter stored either as a tensor or (legacy) a number.
+double step_value(const Value& step);
+
+enum class Implementation { ForLoop, ForEach, Fused };
+// §9.1: on the CPU the default is the forloop; explicit flags choose.
+Implementation choose_implementation(const ParamGroup& group);
+
+// Slots grouped by (device, dtype), each bucket in group order.
+std::vector<std::vector<ParamSlot*>> buckets(std::vector<ParamSlot>& slots);
+
+// The gradient to use: negated (a new tensor) when maximizing.
+Tensor maybe_negate(const Tensor& grad, bool maximize);
+// Complex tensors as their real view; real tensors unchanged.
+Tensor as_real(const Tensor& t);
+
+// fused=True requires floating-point params on a fused-capable device.
+void check_fused_params(const std::string& optimizer, const std::vector<ParamSlot>& slots);
+// The grad_scale / found_inf contract of §9.2 for the non-fused paths.
+void check_no_amp_inputs(const Optimizer& optimizer);
+
+}  // namespace descent::optim::detail

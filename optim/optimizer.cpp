@@ -1,0 +1,256 @@
+// The Optimizer base: param groups, defaults, hooks, zero_grad, step wrapper.
+// state_dict / load_state_dict live in optim/state_dict.cpp.
+#include "descent/optim/optimizer.h"
+
+#include <algorithm>
+#include <set>
+
+#include "descent/autograd/grad_mode.h"
+#include "descent/tensor/ops.h"
+#include "descent/warning.h"
+
+namespace descent::optim {
+
+ParamGroup::ParamGroup(std::vector<std::pair<std::string, Tensor>> named, Dict opts) : options(std::move(opts)) {
+  param_names.emplace();
+  for (auto& [name, tensor] : named) {
+    param_names->push_back(name);
+    params.push_back(tensor);
+  }
+}
+
+// ---- state ----
+Dict& OptimizerState::operator[](const Tensor& param) {
+  if (Dict* d = find(param)) return *d;
+  index_[param.unsafe_get_impl()] = entries_.size();
+  entries_.emplace_back(param, Dict());
+  return entries_.back().second;
+}
+const Dict* OptimizerState::find(const Tensor& param) const {
+  auto it = index_.find(param.unsafe_get_impl());
+  return it == index_.end() ? nullptr : &entries_[it->second].second;
+}
+Dict* OptimizerState::find(const Tensor& param) { return const_cast<Dict*>(static_cast<const OptimizerState*>(this)->find(param)); }
+void OptimizerState::clear() {
+  entries_.clear();
+  index_.clear();
+  extra = Dict();
+}
+
+// ---- hooks ----
+void RemovableHandle::remove() {
+  if (remover_ && *remover_) {
+    (*remover_)();
+    *remover_ = nullptr;
+  }
+}
+
+namespace {
+int64_t next_hook_id() {
+  static int64_t id = 0;
+  return id++;
+}
+
+template <typename H>
+struct GlobalRegistry {
+  std::vector<std::pair<int64_t, H>> hooks;
+};
+std::shared_ptr<GlobalRegistry<StepPreHook>>& global_pre() {
+  static auto r = std::make_shared<GlobalRegistry<StepPreHook>>();
+  return r;
+}
+std::shared_ptr<GlobalRegistry<StepPostHook>>& global_post() {
+  static auto r = std::make_shared<GlobalRegistry<StepPostHook>>();
+  return r;
+}
+
+// Adds a hook to an ordered registry and returns a handle that removes it by id.
+// The handle holds a weak reference: removing after the optimizer died is a no-op.
+template <typename R, typename H>
+RemovableHandle add_hook(const std::shared_ptr<R>& registry, H hook, bool prepend) {
+  int64_t id = next_hook_id();
+  if (prepend) {
+    registry->hooks.insert(registry->hooks.begin(), {id, std::move(hook)});
+  } else {
+    registry->hooks.emplace_back(id, std::move(hook));
+  }
+  std::weak_ptr<R> weak = registry;
+  return RemovableHandle([weak, id] {
+    if (auto r = weak.lock())
+      std::erase_if(r->hooks, [id](const auto& entry) { return entry.first == id; });
+  });
+}
+
+// Hooks may remove themselves while running: iterate over a snapshot.
+template <typename R>
+auto snapshot(const std::shared_ptr<R>& registry) {
+  std::vector<typename decltype(registry->hooks)::value_type::second_type> out;
+  for (const auto& entry : registry->hooks) out.push_back(entry.second);
+  return out;
+}
+}  // namespace
+
+RemovableHandle register_optimizer_step_pre_hook(StepPreHook hook) { return add_hook(global_pre(), std::move(hook), false); }
+RemovableHandle register_optimizer_step_post_hook(StepPostHook hook) {
+  return add_hook(global_post(), std::move(hook), false);
+}
+
+RemovableHandle Optimizer::register_step_pre_hook(StepPreHook hook) { return add_hook(step_pre_hooks_, std::move(hook), false); }
+RemovableHandle Optimizer::register_step_post_hook(StepPostHook hook) {
+  return add_hook(step_post_hooks_, std::move(hook), false);
+}
+RemovableHandle Optimizer::register_state_dict_pre_hook(StateDictPreHook hook, bool prepend) {
+  return add_hook(state_dict_pre_hooks_, std::move(hook), prepend);
+}
+RemovableHandle Optimizer::register_state_dict_post_hook(StateDictPostHook hook, bool prepend) {
+  return add_hook(state_dict_post_hooks_, std::move(hook), prepend);
+}
+RemovableHandle Optimizer::register_load_state_dict_pre_hook(LoadStateDictPreHook hook, bool prepend) {
+  return add_hook(load_pre_hooks_, std::move(hook), prepend);
+}
+RemovableHandle Optimizer::register_load_state_dict_post_hook(LoadStateDictPostHook hook, bool prepend) {
+  return add_hook(load_post_hooks_, std::move(hook), prepend);
+}
+
+// ---- construction ----
+Optimizer::Optimizer(std::string name, Dict defaults)
+    : name_(std::move(name)),
+      defaults_(std::move(defaults)),
+      step_pre_hooks_(std::make_shared<Registry<StepPreHook>>()),
+      step_post_hooks_(std::make_shared<Registry<StepPostHook>>()),
+      state_dict_pre_hooks_(std::make_shared<Registry<StateDictPreHook>>()),
+      state_dict_post_hooks_(std::make_shared<Registry<StateDictPostHook>>()),
+      load_pre_hooks_(std::make_shared<Registry<LoadStateDictPreHook>>()),
+      load_post_hooks_(std::make_shared<Registry<LoadStateDictPostHook>>()) {}
+
+Optimizer::~Optimizer() = default;
+
+void Optimizer::init_param_groups(Params params) {
+  auto& groups = params.groups;
+  if (groups.empty() || (groups.size() == 1 && groups[0].params.empty() && groups[0].options.empty()))
+    raise<ValueError>(name_, ": optimizer got an empty parameter list");
+  for (auto& g : groups) add_param_group(std::move(g));
+}
+
+void Optimizer::add_param_group(ParamGroup group) {
+  for (std::size_t i = 0; i < group.params.size(); ++i) {
+    const Tensor& p = group.params[i];
+    if (!p.defined())
+      raise<TypeError>(name_, ": optimizer can only optimize Tensors, but one of the params (index ", i,
+                       ") is an undefined Tensor");
+    if (p.is_sparse()) raise<ValueError>(name_, ": can't optimize a sparse Tensor (parameter index ", i, ")");
+  }
+  if (group.param_names && group.param_names->size() != group.params.size())
+    raise<ValueError>(name_, ": all optimizer params should be with/without names. Some param names are missing (",
+                      group.param_names->size(), " names for ", group.params.size(), " params)");
+  const Value* diff = defaults_.find("differentiable");
+  bool differentiable = diff && diff->is_bool() && diff->to_bool();
+  if (!differentiable)
+    for (std::size_t i = 0; i < group.params.size(); ++i)
+      if (!group.params[i].is_leaf() && !group.params[i].retains_grad())
+        raise<ValueError>(name_, ": can't optimize a non-leaf Tensor (parameter index ", i,
+                          " has a grad_fn; pass a leaf tensor, e.g. t.detach().requires_grad_())");
+  // Defaults fill what the group did not set; user values win.
+  Dict merged = group.options;
+  for (const auto& [key, value] : defaults_) merged.setdefault(key, value);
+  group.options = std::move(merged);
+
+  std::set<const TensorImpl*> seen;
+  for (const Tensor& p : group.params)
+    if (!seen.insert(p.unsafe_get_impl()).second) {
+      warn(name_ + ": optimizer contains a parameter group with duplicate parameters; in future, this will cause an "
+                   "error; see github.com/pytorch/pytorch/issues/40967 for more information");
+      break;
+    }
+  for (const ParamGroup& existing : param_groups_) {
+    if (existing.param_names.has_value() != group.param_names.has_value())
+      raise<ValueError>(name_, ": all optimizer param groups should be with/without names. cannot add param group ",
+                        group.param_names ? "with" : "without", " names to the optimizer");
+    for (const Tensor& p : existing.params)
+      if (seen.count(p.unsafe_get_impl()))
+        raise<ValueError>(name_, ": some parameters appear in more than one parameter group");
+  }
+  param_groups_.push_back(std::move(group));
+}
+
+void Optimizer::zero_grad(bool set_to_none) {
+  for (ParamGroup& group : param_groups_)
+    for (Tensor& p : group.params) {
+      if (!p.grad().defined()) continue;
+      if (set_to_none) {
+        p.mutable_grad() = Tensor();
+        continue;
+      }
+      Tensor& g = p.mutable_grad();
+      if (g.grad_fn()) {
+        g.detach_();
+      } else if (g.requires_grad()) {
+        g.requires_grad_(false);
+      }
+      if (g.is_sparse()) {
+        // Sparse zero_ keeps the tensor object and drops every entry.
+        Shape value_shape{0};
+        for (int64_t d = g.sparse_dim(); d < g.dim(); ++d) value_shape.push_back(g.sizes()[d]);
+        g.copy_(sparse_coo_tensor(zeros({g.sparse_dim(), 0}, {.dtype = kInt64, .device = g.device()}),
+                                  zeros(value_shape, {.dtype = g.dtype(), .device = g.device()}), g.sizes(), true));
+      } else {
+        g.zero_();
+      }
+    }
+}
+
+// ---- step ----
+Tensor Optimizer::step(const Closure& closure) {
+  StepArgs args{closure};
+  // Keep the registries alive for the duration of the call, even if a hook
+  // removes itself or the global registry is replaced.
+  auto global_pre_hooks = global_pre();
+  auto global_post_hooks = global_post();
+  for (auto* registry : {&global_pre_hooks->hooks, &step_pre_hooks_->hooks}) {
+    std::vector<StepPreHook> hooks;
+    for (const auto& entry : *registry) hooks.push_back(entry.second);
+    for (const auto& hook : hooks)
+      if (auto replaced = hook(*this, args)) args = std::move(*replaced);
+  }
+  Tensor loss = step_impl(args.closure);
+  ++step_count_;
+  for (const auto& hook : snapshot(step_post_hooks_)) hook(*this, args);
+  for (const auto& hook : snapshot(global_post_hooks)) hook(*this, args);
+  return loss;
+}
+
+Tensor Optimizer::step_impl(const Closure& closure) {
+  Tensor loss;
+  if (closure) {
+    autograd::EnableGradGuard enable;
+    loss = closure();
+  }
+  // The update is recorded only for differentiable optimizers, whatever the caller's mode.
+  const Value* diff = defaults_.find("differentiable");
+  autograd::GradModeGuard mode(diff && diff->is_bool() && diff->to_bool());
+  for (ParamGroup& group : param_groups_) step_group(group);
+  return loss;
+}
+
+void Optimizer::setstate_group_defaults(ParamGroup&) {}
+void Optimizer::upgrade_param_state(const ParamGroup&, const Tensor&, Dict&) {}
+
+// ---- repr ----
+std::string Optimizer::repr() const {
+  std::string out = name_ + " (";
+  for (std::size_t i = 0; i < param_groups_.size(); ++i) {
+    out += "\nParameter Group " + std::to_string(i);
+    std::vector<std::pair<std::string, std::string>> lines;
+    for (const auto& [key, value] : param_groups_[i].options)
+      lines.emplace_back(std::get<std::string>(key), value.str());
+    if (param_groups_[i].param_names) {
+      std::vector<Value> names(param_groups_[i].param_names->begin(), param_groups_[i].param_names->end());
+      lines.emplace_back("param_names", Value::list(std::move(names)).str());
+    }
+    std::sort(lines.begin(), lines.end());
+    for (const auto& [key, text] : lines) out += "\n    " + key + ": " + text;
+  }
+  return out + (param_groups_.empty() ? ")" : "\n)");
+}
+
+}  // namespace descent::optim

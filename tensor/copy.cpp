@@ -1,0 +1,105 @@
+// Conversions between dtypes and devices, clone, copy_ and fill_.
+#include "tensor/native.h"
+
+namespace descent::native {
+
+namespace {
+// Moves contiguous bytes between devices; at least one side is the host or both share a backend.
+void transfer(const Tensor& src, Tensor& dst) {
+  std::size_t n = static_cast<std::size_t>(src.nbytes());
+  if (n == 0) return;
+  Device s = src.device(), d = dst.device();
+  if (s.is_cpu() && d.is_cpu()) {
+    backend_for(kCPU).copy(dst.data_ptr(), src.data_ptr(), n);
+  } else if (s.is_cpu()) {
+    backend_for(d.type).copy_from_host(dst.data_ptr(), src.data_ptr(), n);
+  } else if (d.is_cpu()) {
+    backend_for(s.type).copy_to_host(dst.data_ptr(), src.data_ptr(), n);
+  } else if (s == d) {
+    backend_for(s.type).copy(dst.data_ptr(), src.data_ptr(), n);
+  } else {
+    Tensor staging = empty(src.sizes(), src.dtype(), Device(kCPU));
+    transfer(src, staging);
+    transfer(staging, dst);
+  }
+}
+
+Tensor cast_same_device(const Tensor& t, Dtype dtype) {
+  Tensor out = empty(t.sizes(), dtype, t.device());
+  if (t.numel() > 0) backend_for(t.device().type).cast(t.data_ptr(), t.dtype(), out.data_ptr(), dtype, t.numel());
+  return out;
+}
+}  // namespace
+
+Tensor to(const Tensor& t, Device device, Dtype dtype, bool copy) {
+  if (t.is_sparse()) {
+    if (!copy && t.device() == device && t.dtype() == dtype) return t;
+    Tensor values = to(t.values(), device, dtype, copy);
+    Tensor indices = to(t.indices(), device, kInt64, copy);
+    return sparse_coo_tensor(indices, values, t.sizes(), t.is_coalesced());
+  }
+  if (!copy && t.device() == device && t.dtype() == dtype) return t;
+  if (t.device() == device) return t.dtype() == dtype ? clone(t) : cast_same_device(t, dtype);
+  // Cast on the host side of the transfer so the device never needs a staging buffer.
+  Tensor src = t;
+  if (t.dtype() != dtype && t.device().is_cpu()) src = cast_same_device(t, dtype);
+  Tensor moved = empty(t.sizes(), src.dtype(), device);
+  transfer(src, moved);
+  if (moved.dtype() != dtype) moved = cast_same_device(moved, dtype);
+  return moved;
+}
+
+Tensor clone(const Tensor& t) {
+  if (t.is_sparse()) return to(t, t.device(), t.dtype(), true);
+  Tensor out = empty(t.sizes(), t.dtype(), t.device());
+  transfer(t, out);
+  return out;
+}
+
+Tensor& copy_(Tensor& self, const Tensor& src) {
+  if (self.is_sparse() || src.is_sparse()) {
+    if (!(self.is_sparse() && src.is_sparse()))
+      raise<NotImplementedError>("copy_: copying between sparse and dense tensors is not supported (use to_dense())");
+    Tensor c = to(src, self.device(), self.dtype(), true);
+    self.impl()->sizes = c.sizes();
+    self.impl()->sparse_indices = c.indices();
+    self.impl()->sparse_values = c.values();
+    self.impl()->coalesced = c.is_coalesced();
+    return self;
+  }
+  Shape b = broadcast_shapes(self.sizes(), src.sizes());
+  if (b != self.sizes())
+    raise<ShapeError>("copy_: source of shape ", shape_to_string(src.sizes()),
+                      " cannot be broadcast to the destination shape ", shape_to_string(self.sizes()));
+  if (src.sizes() == self.sizes()) {
+    Tensor converted = src;
+    if (src.dtype() != self.dtype()) converted = src.device() == self.device() || !src.device().is_cpu()
+                                                     ? to(src, src.device(), self.dtype(), false)
+                                                     : cast_same_device(src, self.dtype());
+    if (converted.device() == self.device() && converted.storage() == self.storage() &&
+        converted.storage_offset() == self.storage_offset()) {
+      self.bump_version();
+      return self;
+    }
+    if (converted.dtype() != self.dtype()) converted = to(converted, self.device(), self.dtype(), false);
+    transfer(converted, self);
+    self.bump_version();
+    return self;
+  }
+  // Broadcasting copy: run the Copy kernel on the destination's device.
+  Tensor s = to(src, self.device(), self.dtype(), false);
+  elementwise("copy_", {BinaryOp::Copy, self.dtype(), self.dtype()}, {s}, &self);
+  return self;
+}
+
+Tensor& fill_(Tensor& self, const Scalar& value) {
+  if (self.is_sparse()) raise<NotImplementedError>("fill_: not supported for sparse tensors");
+  if (value.is_complex() && !is_complex(self.dtype()))
+    raise<TypeError>("fill_: cannot fill a tensor of dtype ", to_string(self.dtype()), " with the complex value ",
+                     value.str());
+  if (self.numel() > 0) backend_for(self.device().type).fill(self.data_ptr(), self.dtype(), self.numel(), value.to_complex());
+  self.bump_version();
+  return self;
+}
+
+}  // namespace descent::native

@@ -1,0 +1,146 @@
+#pragma once
+// The generic optimizer test suite's registry, after PyTorch's OptimizerInfo
+// (torch/testing/_internal/common_optimizers.py): one row per optimizer says
+// which implementations and features it supports, which configurations the
+// tests run and which inputs must fail. Every test in tests/test_optim*.cpp
+// loops over optim_db(), so adding an optimizer means adding a row here (and
+// its keyword row in optim/registry.cpp), and no behaviour is tested for only
+// one optimizer. Also holds what those tests share: configuration expansion,
+// Python-literal parsing for fixtures, comparison with tolerances, the small
+// problems they optimise.
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "descent/autograd/nn.h"
+#include "descent/descent.h"
+#include "descent/optim/registry.h"
+
+namespace descent::testing {
+
+using optim::Optimizer;
+using optim::ParamGroup;
+using optim::Params;
+
+enum class ErrorOn { Constructor, Step };
+enum class ErrorKind { ValueError, TypeError, RuntimeError, Warning };
+
+// An input that must raise (or warn): PyTorch's ErrorOptimizerInput.
+struct ErrorInput {
+  std::string description;
+  // The params argument; unset: one 1x1 float32 tensor.
+  std::function<Params()> params;
+  Dict kwargs;
+  ErrorOn on = ErrorOn::Constructor;
+  ErrorKind kind = ErrorKind::ValueError;
+  std::string fragment;  // must occur in the message
+  // For step errors: prepares grads of the (default) params before step().
+  std::function<void(Optimizer&)> before_step;
+};
+
+struct OptimizerInfo {
+  std::string name;
+  // optim_inputs_func: the configurations the generic tests run, for a dtype.
+  std::function<std::vector<Dict>(Dtype)> optim_inputs;
+  // Inputs specific to this optimizer; global_error_inputs() adds the shared ones.
+  std::vector<ErrorInput> error_inputs;
+  // Implementation flags the constructor accepts: "foreach", "fused", "differentiable".
+  std::set<std::string> supported_impls;
+  // Parameter dtypes the fused implementation supports on the CPU.
+  std::vector<Dtype> fused_dtypes;
+  bool supports_sparse = false;
+  bool only_supports_sparse_grads = false;
+  bool supports_complex = true;
+  bool step_requires_closure = false;
+  bool supports_param_groups = true;
+  bool has_capturable_arg = false;
+  // Whether per-parameter state holds a `step` counter.
+  bool has_step_state = false;
+  // metadata_for_sparse: kwargs for test_rosenbrock_sparse (empty: no sparse support).
+  Dict sparse_kwargs;
+  // Group keys older releases lacked (test_can_load_older_state_dict).
+  std::vector<std::string> not_og_supported_flags{"foreach", "differentiable", "maximize", "capturable"};
+  // Tolerance of fused float16/bfloat16 parity (test_fused_matches_forloop).
+  double fused_half_tolerance = 5e-3;
+  // Tests this optimizer skips, with the reason (PyTorch's DecorateInfo skips).
+  std::map<std::string, std::string> skips;
+
+  bool supports(const std::string& impl) const { return supported_impls.count(impl) > 0; }
+  bool skips_test(const std::string& test) const { return skips.count(test) > 0; }
+};
+
+const std::vector<OptimizerInfo>& optim_db();
+// The errors every optimizer shares (optimizers.md §16), then the row's own.
+std::vector<ErrorInput> all_error_inputs(const OptimizerInfo& info);
+
+// test-catalogue §0.2: each config with every supported flag False, then one
+// copy per flag set True. Unlike PyTorch on the CPU this also adds
+// foreach=True: descent's foreach path is its own code on every device.
+// Flags in `skip` are left out; capturable configs are dropped (CPU).
+std::vector<Dict> expanded_configs(const OptimizerInfo& info, Dtype dtype, const std::set<std::string>& skip = {});
+
+// Short text of a config for failure messages: "{lr: 0.01, fused: True}".
+std::string describe(const Dict& kwargs);
+// Whether a config's flag is set to True.
+bool flag_on(const Dict& kwargs, const std::string& key);
+
+// Python literals of fixture configs: 1, 0.01, 1e-06, True, False, None,
+// (0.8,0.9), tensor(0.01) (a 0-dim float32 tensor).
+Value parse_python_literal(const std::string& text);
+
+// Builds the optimizer of a row through the public by-name factory.
+std::unique_ptr<Optimizer> make(const OptimizerInfo& info, Params params, const Dict& kwargs = {});
+
+// ---- comparison ----
+struct Tolerance {
+  double rtol, atol;
+};
+// The default assertEqual tolerances of test-catalogue §0.1.
+Tolerance default_tolerance(Dtype dtype);
+// "" when |a - b| <= atol + rtol |b| elementwise with equal shape and dtype,
+// else a description of the first mismatch.
+std::string mismatch(const Tensor& actual, const Tensor& expected, Tolerance tol);
+// Largest |a - b| / max(|b|, tiny) over the elements (0 when bit-equal).
+double max_relative_error(const Tensor& actual, const Tensor& expected);
+
+// ---- problems ----
+// The quadratic of many catalogue tests: loss = sum((W x + b)^2), with its
+// gradient written into W.grad and b.grad by autograd.
+struct Quadratic {
+  Tensor weight, bias, input;
+  // weight [out, in], bias [out], input [in], random with a fixed seed.
+  Quadratic(int64_t out, int64_t in, Dtype dtype, uint64_t seed);
+  Tensor loss() const;
+  // zero_grad (to None), forward, backward; returns the loss.
+  Tensor closure(Optimizer& optimizer) const;
+};
+
+// Linear(2,3) -> Sigmoid -> Linear(3,1) -> Sigmoid (test-catalogue §0.4).
+struct Mlp {
+  std::shared_ptr<nn::Sequential> model;
+  // model.parameters(): 0.weight, 0.bias, 2.weight, 2.bias.
+  std::vector<Tensor> params;
+  Mlp(Dtype dtype, uint64_t seed);
+  Tensor forward(const Tensor& input) const;
+  // output.sum().backward() through a float32 copy for float16/bfloat16
+  // (the grads are cast back), so every dtype gets autograd gradients.
+  void backward(const Tensor& input);
+};
+
+// Rosenbrock (1 - x)^2 + 100 (y - x^2)^2 of a 2-vector, and its gradient.
+double rosenbrock(const Tensor& xy);
+std::pair<double, double> rosenbrock_grad(const Tensor& xy);
+
+// Global hooks outlive a failing test unless removed: removes on scope exit.
+struct HandleGuard {
+  std::vector<optim::RemovableHandle> handles;
+  ~HandleGuard() {
+    for (auto& h : handles) h.remove();
+  }
+};
+
+}  // namespace descent::testing

@@ -1,0 +1,239 @@
+// Base-class behaviour shared by every optimizer (optimizer-base.md §1-§5),
+// run for every registry row: param groups and their errors, defaults
+// merging, zero_grad, step and its closure, grad mode, step hooks
+// (test-catalogue #38-#40).
+#include <doctest/doctest.h>
+
+#include "descent/autograd/grad_mode.h"
+#include "optim_registry.h"
+
+using namespace descent;
+using namespace descent::testing;
+
+namespace {
+Tensor leaf(const Shape& shape) { return randn(shape).requires_grad_(); }
+}  // namespace
+
+TEST_CASE("add_param_group errors and warnings") {
+  for (const OptimizerInfo& info : optim_db()) {
+    INFO(info.name);
+    Tensor a = leaf({2}), b = leaf({3});
+    auto opt = make(info, Params{a});
+    {
+      WarningCapture warnings;
+      Tensor c = leaf({2});
+      opt->add_param_group(ParamGroup({c, c}));
+      CHECK(warnings.contains("a parameter group with duplicate parameters"));
+      // The group is still added, duplicate included.
+      CHECK(opt->param_groups().back().params.size() == 2);
+    }
+    CHECK_THROWS_WITH_AS(opt->add_param_group(ParamGroup({b, a})),
+                         doctest::Contains("some parameters appear in more than one parameter group"), ValueError);
+    CHECK_THROWS_WITH_AS(opt->add_param_group(ParamGroup({leaf({2}).mul(3.0)})),
+                         doctest::Contains("can't optimize a non-leaf Tensor"), ValueError);
+    CHECK_THROWS_WITH_AS(opt->add_param_group(ParamGroup({Tensor()})),
+                         doctest::Contains("optimizer can only optimize Tensors"), TypeError);
+    CHECK_THROWS_WITH_AS(opt->add_param_group(ParamGroup(std::vector<std::pair<std::string, Tensor>>{{"w", b}})),
+                         doctest::Contains("cannot add param group with names to the optimizer"), ValueError);
+    // A failed add_param_group adds nothing.
+    CHECK(opt->param_groups().size() == 2);
+
+    auto named = make(info, Params(std::vector<std::pair<std::string, Tensor>>{{"a", leaf({2})}}));
+    CHECK_THROWS_WITH_AS(named->add_param_group(ParamGroup({b})),
+                         doctest::Contains("cannot add param group without names to the optimizer"), ValueError);
+    CHECK_NOTHROW(named->add_param_group(ParamGroup(std::vector<std::pair<std::string, Tensor>>{{"b", b}})));
+    CHECK(*named->param_groups()[1].param_names == std::vector<std::string>{"b"});
+  }
+}
+
+TEST_CASE("param groups inherit the defaults they do not set") {
+  for (const OptimizerInfo& info : optim_db()) {
+    INFO(info.name);
+    Tensor a = leaf({2}), b = leaf({2}), c = leaf({2});
+    // Group 0 sets lr to the class default (1e-3): "set to the default value"
+    // is not "unset", so it keeps 1e-3 although the constructor says 0.5.
+    auto opt = make(info, Params{ParamGroup({a}, Dict{{"lr", 1e-3}}), ParamGroup({b})}, Dict{{"lr", 0.5}});
+    CHECK(opt->param_groups()[0].lr() == 1e-3);
+    CHECK(opt->param_groups()[1].lr() == 0.5);
+    // Every default key is present in every group, user keys are kept.
+    opt->add_param_group(ParamGroup({c}, Dict{{"custom", "kept"}}));
+    for (const ParamGroup& g : opt->param_groups())
+      for (const auto& [key, value] : opt->defaults()) CHECK(g.contains(std::get<std::string>(key)));
+    CHECK(opt->param_groups()[2].at("custom") == Value("kept"));
+    CHECK(opt->param_groups()[2].lr() == 0.5);
+    CHECK(opt->defaults().at("lr") == Value(0.5));
+  }
+}
+
+TEST_CASE("zero_grad: set_to_none and in place") {
+  for (const OptimizerInfo& info : optim_db()) {
+    INFO(info.name);
+    Tensor a = leaf({3}), b = leaf({2}), c = leaf({2});
+    auto opt = make(info, Params{a, b, c});
+    a.set_grad(ones({3}));
+    b.set_grad(sparse_coo_tensor(zeros({1, 1}, {.dtype = kInt64}), ones({1}), {2}));
+    opt->zero_grad(false);
+    Tensor grad = a.grad();
+    CHECK(grad.defined());
+    CHECK(equal(grad, zeros({3})));
+    CHECK_FALSE(grad.requires_grad());
+    CHECK(b.grad().defined());
+    CHECK(equal(b.grad().to_dense(), zeros({2})));
+    CHECK_FALSE(c.grad().defined());
+    // In place: the same tensor object is zeroed.
+    a.mutable_grad().fill_(2.0);
+    opt->zero_grad(false);
+    CHECK(a.grad().is_same(grad));
+    CHECK(equal(grad, zeros({3})));
+    opt->zero_grad();
+    CHECK_FALSE(a.grad().defined());
+    CHECK_FALSE(b.grad().defined());
+  }
+}
+
+TEST_CASE("step(closure) returns the closure's loss and records only what it should") {
+  for (const OptimizerInfo& info : optim_db()) {
+    INFO(info.name);
+    Tensor p = leaf({3});
+    auto opt = make(info, Params{p});
+    Tensor loss = tensor<double>({10.0});
+    bool recording = false;
+    Tensor returned;
+    {
+      autograd::NoGradGuard no_grad;
+      returned = opt->step([&] {
+        recording = autograd::is_grad_enabled();
+        p.set_grad(ones({3}));
+        return loss;
+      });
+      // The caller's mode is restored.
+      CHECK_FALSE(autograd::is_grad_enabled());
+    }
+    CHECK(recording);
+    CHECK(returned.is_same(loss));
+    CHECK_FALSE(opt->step().defined());
+    // A non-differentiable update is never recorded, whatever the caller's mode.
+    CHECK(p.is_leaf());
+    CHECK(p.grad_fn() == nullptr);
+    CHECK(opt->step_count() == 2);
+  }
+}
+
+TEST_CASE("differentiable=True keeps the update in the graph") {
+  for (const OptimizerInfo& info : optim_db()) {
+    if (!info.supports("differentiable")) continue;
+    INFO(info.name);
+    Tensor w = leaf({3});
+    Tensor p = w.clone();
+    auto opt = make(info, Params{p}, Dict{{"differentiable", true}});
+    p.set_grad(ones({3}));
+    {
+      autograd::NoGradGuard no_grad;
+      opt->step();
+    }
+    CHECK(p.grad_fn() != nullptr);
+    p.sum().backward();
+    CHECK(w.grad().defined());
+  }
+}
+
+TEST_CASE("hyper-parameters are read from the group at every step") {
+  for (const OptimizerInfo& info : optim_db()) {
+    INFO(info.name);
+    Tensor p = leaf({3});
+    auto opt = make(info, Params{p}, Dict{{"lr", 0.1}});
+    opt->param_groups()[0]["lr"] = 0.0;
+    if (opt->param_groups()[0].contains("weight_decay")) opt->param_groups()[0]["weight_decay"] = 0.0;
+    Tensor before = p.detach().clone();
+    p.set_grad(ones({3}));
+    opt->step();
+    CHECK(equal(p.detach(), before));
+    opt->param_groups()[0]["lr"] = 0.1;
+    opt->step();
+    CHECK_FALSE(equal(p.detach(), before));
+  }
+}
+
+TEST_CASE("test_step_post_hook / test_step_pre_hook") {
+  for (const OptimizerInfo& info : optim_db()) {
+    INFO(info.name);
+    auto opt = make(info, Params{tensor<double>({1.0, 1.0}, {.dtype = kFloat32})});
+    int post_data = 2;
+    auto post = opt->register_step_post_hook([&](Optimizer&, const optim::StepArgs&) { post_data += 2; });
+    int pre_data = 5;
+    auto pre = opt->register_step_pre_hook([&](Optimizer&, const optim::StepArgs&) -> std::optional<optim::StepArgs> {
+      pre_data += 2;
+      return std::nullopt;
+    });
+    opt->step();
+    opt->step();
+    CHECK(post_data == 6);
+    CHECK(pre_data == 9);
+    post.remove();
+    pre.remove();
+    pre.remove();  // idempotent
+    opt->step();
+    CHECK(post_data == 6);
+    CHECK(pre_data == 9);
+  }
+}
+
+TEST_CASE("a step pre-hook may replace the closure") {
+  for (const OptimizerInfo& info : optim_db()) {
+    INFO(info.name);
+    auto opt = make(info, Params{leaf({2})});
+    Tensor replaced = tensor<double>({7.0});
+    optim::Closure seen;
+    opt->register_step_pre_hook([&](Optimizer&, const optim::StepArgs&) -> std::optional<optim::StepArgs> {
+      return optim::StepArgs{[&] { return replaced; }};
+    });
+    opt->register_step_post_hook([&](Optimizer&, const optim::StepArgs& args) { seen = args.closure; });
+    CHECK(opt->step([] { return tensor<double>({1.0}); }).is_same(replaced));
+    REQUIRE(seen);
+    CHECK(seen().is_same(replaced));
+  }
+}
+
+TEST_CASE("test_step_all_hooks") {
+  for (const OptimizerInfo& info : optim_db()) {
+    INFO(info.name);
+    auto opt = make(info, Params{leaf({2})});
+    auto sgd = optim::make_optimizer("SGD", Params{leaf({2})});
+    std::vector<int> data;
+    HandleGuard guard;
+    auto log = [&](int v) { return [&data, v](Optimizer&, const optim::StepArgs&) { data.push_back(v); }; };
+    auto log_pre = [&](int v) {
+      return [&data, v](Optimizer&, const optim::StepArgs&) -> std::optional<optim::StepArgs> {
+        data.push_back(v);
+        return std::nullopt;
+      };
+    };
+    guard.handles.push_back(optim::register_optimizer_step_pre_hook(log_pre(0)));
+    guard.handles.push_back(optim::register_optimizer_step_post_hook(log(5)));
+    for (Optimizer* o : {opt.get(), sgd.get()}) {
+      guard.handles.push_back(o->register_step_pre_hook(log_pre(1)));
+      guard.handles.push_back(o->register_step_post_hook(log(2)));
+    }
+    opt->step();
+    CHECK(data == std::vector<int>{0, 1, 2, 5});
+    sgd->step();
+    CHECK(data == std::vector<int>{0, 1, 2, 5, 0, 1, 2, 5});
+    opt->step();
+    CHECK(data == std::vector<int>{0, 1, 2, 5, 0, 1, 2, 5, 0, 1, 2, 5});
+    for (auto& h : guard.handles) h.remove();
+    opt->step();
+    sgd->step();
+    CHECK(data.size() == 12);
+  }
+}
+
+TEST_CASE("removing a hook after its optimizer is gone is harmless") {
+  for (const OptimizerInfo& info : optim_db()) {
+    optim::RemovableHandle handle;
+    {
+      auto opt = make(info, Params{leaf({2})});
+      handle = opt->register_state_dict_pre_hook([](Optimizer&) {});
+    }
+    CHECK_NOTHROW(handle.remove());
+  }
+}

@@ -1,0 +1,318 @@
+// Implementation parity and the features some rows have: foreach and fused
+// against the forloop reference (test-catalogue §0.4), fused-only behaviour
+// (lazy dtype check, found_inf), complex params, sparse gradients.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <map>
+
+#include "descent/autograd/autograd.h"
+#include "descent/optim/lr_scheduler.h"
+#include "optim_registry.h"
+
+using namespace descent;
+using namespace descent::testing;
+
+namespace {
+
+std::map<std::string, double>& parity_deviations() {
+  static std::map<std::string, double> d;
+  return d;
+}
+
+// Checks `actual` against `expected`, then copies expected into actual so the
+// next iteration starts equal (PyTorch's TensorTracker.pop_check_set).
+void check_and_set(const Tensor& actual, const Tensor& expected, Tolerance tol, double& worst) {
+  std::string diff = mismatch(actual.detach(), expected.detach(), tol);
+  CHECK_MESSAGE(diff.empty(), diff);
+  worst = std::max(worst, max_relative_error(actual, expected));
+  autograd::NoGradGuard no_grad;
+  actual.detach().copy_(expected.detach());
+}
+
+// test-catalogue §0.4 (_test_derived_optimizers + _compare_between): the same
+// 7 iterations with `flag` False and True; grads None at iteration 2, the
+// second layer frozen at iterations 3 and 4; params and state compared after
+// every iteration.
+void compare_derived(const OptimizerInfo& info, Dict config, const std::string& flag, Dtype dtype, Tolerance tol) {
+  INFO(info.name, " ", describe(config), " ", flag, " ", to_string(dtype));
+  double& worst = parity_deviations()[info.name + " " + flag + " " + to_string(dtype)];
+  Tensor input = tensor<double>({0.1, 0.2, 0.3, 0.4, 0.5, 0.6}, {3, 2}).to(dtype);
+  struct Run {
+    Mlp mlp;
+    std::vector<Tensor> params;
+    std::unique_ptr<Optimizer> opt;
+  };
+  std::vector<Run> runs;
+  for (bool on : {false, true}) {
+    Mlp mlp(dtype, 1);
+    // A one-element 0-dim param whose grad is set only once (PyTorch issue 100701).
+    Generator gen(17);
+    Tensor extra = rand({}, {.dtype = kFloat64}, &gen).to(dtype).requires_grad_();
+    extra.set_grad(rand({}, {.dtype = kFloat64}, &gen).to(dtype));
+    std::vector<Tensor> params = mlp.params;
+    params.push_back(extra);
+    config.set(flag, on);
+    auto opt = make(info, Params(params), config);
+    runs.push_back({mlp, params, std::move(opt)});
+  }
+  for (int i = 0; i < 7; ++i) {
+    for (Run& run : runs) {
+      run.opt->zero_grad();
+      if (i == 3 || i == 5)
+        for (int k : {2, 3}) run.mlp.params[static_cast<std::size_t>(k)].requires_grad_(i == 5);
+      if (i != 2) run.mlp.backward(input);
+      run.opt->step();
+    }
+    INFO("iteration ", i);
+    for (std::size_t k = 0; k < runs[0].params.size(); ++k) {
+      const Tensor& expected = runs[0].params[k];
+      check_and_set(runs[1].params[k], expected, tol, worst);
+      const Dict* ref_state = runs[0].opt->state().find(expected);
+      const Dict* state = runs[1].opt->state().find(runs[1].params[k]);
+      REQUIRE((ref_state == nullptr) == (state == nullptr));
+      if (!ref_state) continue;
+      REQUIRE(ref_state->size() == state->size());
+      for (const auto& [key, value] : *ref_state) {
+        INFO("state ", key_to_string(key));
+        REQUIRE(state->contains(key));
+        if (!value.is_tensor()) {
+          CHECK(state->at(key) == value);
+          continue;
+        }
+        // `step` is float32 whatever the implementation (CPU; fused: param device).
+        CHECK(state->at(key).to_tensor().dtype() == value.to_tensor().dtype());
+        check_and_set(state->at(key).to_tensor(), value.to_tensor(), tol, worst);
+      }
+    }
+  }
+}
+
+std::vector<Dict> cpu_inputs(const OptimizerInfo& info, Dtype dtype) {
+  std::vector<Dict> out;
+  for (const Dict& c : info.optim_inputs(dtype))
+    if (!flag_on(c, "capturable")) out.push_back(c);
+  return out;
+}
+
+void print_deviations(const char* what) {
+  std::printf("largest relative deviation, %s:\n", what);
+  for (const auto& [key, worst] : parity_deviations()) std::printf("  %-26s %.3g\n", key.c_str(), worst);
+  parity_deviations().clear();
+}
+
+}  // namespace
+
+TEST_CASE("test_foreach_matches_forloop") {
+  for (const OptimizerInfo& info : optim_db()) {
+    if (!info.supports("foreach")) continue;
+    for (Dict config : cpu_inputs(info, kFloat64)) {
+      // Adam rejects a tensor lr with foreach (not capturable on the CPU).
+      const Value* lr = config.find("lr");
+      if (lr && lr->is_tensor() && info.has_capturable_arg) continue;
+      compare_derived(info, config, "foreach", kFloat64, default_tolerance(kFloat64));
+    }
+  }
+  print_deviations("foreach vs forloop");
+}
+
+TEST_CASE("test_fused_matches_forloop") {
+  for (const OptimizerInfo& info : optim_db()) {
+    if (!info.supports("fused")) continue;
+    for (Dtype dtype : info.fused_dtypes)
+      for (const Dict& config : cpu_inputs(info, dtype)) {
+        bool half = dtype == kFloat16 || dtype == kBFloat16;
+        Tolerance tol = half ? Tolerance{info.fused_half_tolerance, info.fused_half_tolerance} : default_tolerance(dtype);
+        compare_derived(info, config, "fused", dtype, tol);
+      }
+  }
+  print_deviations("fused vs forloop");
+}
+
+// C++ analogue of params on the "meta" device: integer params are not
+// floating point; the check is lazy (at the first step), and the optimizer
+// works once the params hold floating point data.
+TEST_CASE("test_fused_error_on_params_on_meta") {
+  for (const OptimizerInfo& info : optim_db()) {
+    if (!info.supports("fused")) continue;
+    INFO(info.name);
+    std::vector<Tensor> params{zeros({2, 3}, {.dtype = kInt64}), zeros({3}, {.dtype = kInt64})};
+    std::unique_ptr<Optimizer> opt;
+    REQUIRE_NOTHROW(opt = make(info, Params(params), Dict{{"fused", true}}));
+    for (Tensor& p : params) p.set_grad(ones_like(p));
+    CHECK_THROWS_WITH_AS(opt->step(), doctest::Contains("`fused=True` requires all the params to be floating point Tensors"),
+                         RuntimeError);
+    opt->zero_grad(true);
+    for (Tensor& p : params) {
+      autograd::set_data(p, randn(p.sizes()));
+      p.set_grad(randn(p.sizes()));
+    }
+    CHECK_NOTHROW(opt->step());
+  }
+}
+
+TEST_CASE("test_fused_does_not_step_if_foundinf") {
+  for (const OptimizerInfo& info : optim_db()) {
+    if (!info.supports("fused")) continue;
+    for (Dict config : cpu_inputs(info, kFloat32))
+      for (bool with_scale : {true, false}) {
+        INFO(info.name, " ", describe(config), " grad_scale: ", with_scale);
+        config.set("fused", true);
+        std::vector<Tensor> params;
+        for (int i = 0; i < 5; ++i) params.push_back(ones({1}).requires_grad_());
+        for (Tensor& p : params) p.set_grad(ones_like(p));
+        auto opt = make(info, Params(params), config);
+        if (with_scale) opt->grad_scale = ones({1});
+        opt->found_inf = ones({});
+        opt->step();
+        for (const Tensor& p : params) {
+          CHECK(equal(p.detach(), ones({1})));
+          CHECK(equal(p.grad(), ones({1})));
+          if (const Dict* state = opt->state().find(p)) {
+            if (const Value* step = state->find("step")) CHECK(step->to_double() == 0.0);
+            // A skipped step leaves no momentum behind (optimizer-base.md §9.2).
+            const Value* buf = state->find("momentum_buffer");
+            CHECK((!buf || buf->is_none()));
+          }
+        }
+        // The next, unskipped step is a first step: it matches the forloop's first step.
+        std::vector<Tensor> ref{ones({1}).requires_grad_()};
+        ref[0].set_grad(ones({1}));
+        Dict forloop = config;
+        forloop.set("fused", false);
+        auto ref_opt = make(info, Params(ref), forloop);
+        ref_opt->step();
+        opt->found_inf = zeros({});
+        opt->step();
+        for (const Tensor& p : params) CHECK(mismatch(p.detach(), ref[0].detach(), default_tolerance(kFloat32)) == "");
+      }
+  }
+}
+
+TEST_CASE("test_complex") {
+  for (const OptimizerInfo& info : optim_db()) {
+    if (!info.supports_complex) continue;
+    for (const Dict& config : expanded_configs(info, kComplex64, {"differentiable", "fused"})) {
+      INFO(info.name, " ", describe(config));
+      Generator gen(21);
+      auto crandn = [&](const Shape& s) { return complex(randn(s, {}, &gen), randn(s, {}, &gen)).requires_grad_(); };
+      std::vector<Tensor> params{crandn({10, 5}), crandn({10}), randn({10, 5}, {}, &gen).requires_grad_()};
+      std::vector<Tensor> real_params;
+      for (const Tensor& p : params)
+        real_params.push_back((p.is_complex() ? view_as_real(p.detach()) : p.detach()).clone().requires_grad_());
+      auto opt = make(info, Params(params), config);
+      auto real_opt = make(info, Params(real_params), config);
+      for (int i = 0; i < 3; ++i) {
+        for (std::size_t k = 0; k < params.size(); ++k) {
+          Tensor g = randn(real_params[k].sizes(), {}, &gen);
+          params[k].set_grad(params[k].is_complex() ? view_as_complex(g.clone()) : g.clone());
+          real_params[k].set_grad(g);
+        }
+        opt->step();
+        real_opt->step();
+        for (std::size_t k = 0; k < params.size(); ++k) {
+          Tensor as_real = params[k].is_complex() ? view_as_real(params[k].detach()) : params[k].detach();
+          std::string diff = mismatch(as_real, real_params[k].detach(), default_tolerance(kFloat32));
+          CHECK_MESSAGE(diff.empty(), "param ", k, " iteration ", i, ": ", diff);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("test_complex_2d") {
+  auto rosen = [](const Tensor& z) {
+    Tensor x = z.select(0, 0), y = z.select(0, 1);
+    Tensor a = 1.0 - x, b = y - x * x;
+    return a * a + 100.0 * b * b;
+  };
+  for (const OptimizerInfo& info : optim_db()) {
+    if (!info.supports_complex) continue;
+    for (const Dict& config : expanded_configs(info, kComplex64, {"differentiable", "fused"})) {
+      INFO(info.name, " ", describe(config));
+      Generator gen(2024);
+      Tensor a1 = complex(randn({2}, {}, &gen), randn({2}, {}, &gen)).requires_grad_();
+      Tensor a1_real = real(a1.detach()).requires_grad_();
+      Tensor a1_imag = imag(a1.detach()).requires_grad_();
+      auto opt1 = make(info, Params{a1}, config);
+      auto opt2 = make(info, Params{a1_real, a1_imag}, config);
+      Tolerance tol = default_tolerance(kComplex64);
+      double worst = 0;
+      for (int i = 0; i < 3; ++i) {
+        opt1->zero_grad();
+        Tensor loss1 = rosen(a1).abs();
+        loss1.backward();
+        opt2->zero_grad();
+        Tensor loss2 = rosen(complex(a1_real, a1_imag)).abs();
+        loss2.backward();
+        check_and_set(loss2, loss1, tol, worst);
+        check_and_set(a1_real.grad(), real(a1.grad()), tol, worst);
+        check_and_set(a1_imag.grad(), imag(a1.grad()), tol, worst);
+        opt1->step();
+        opt2->step();
+        check_and_set(a1_real, real(a1.detach()), tol, worst);
+        check_and_set(a1_imag, imag(a1.detach()), tol, worst);
+      }
+    }
+  }
+}
+
+// Cyclic coordinate descent on Rosenbrock with uncoalesced sparse gradients
+// (the value split 1/4 + 3/4 over a repeated index) against a dense twin.
+TEST_CASE("test_rosenbrock_sparse") {
+  for (const OptimizerInfo& info : optim_db()) {
+    if (!info.supports_sparse || info.sparse_kwargs.empty()) continue;
+    // The configs without the sparse metadata's keys, de-duplicated, empty ones dropped.
+    std::vector<Dict> configs{{}};
+    for (Dict c : expanded_configs(info, kFloat64, {"differentiable", "fused"})) {
+      for (const auto& [key, value] : info.sparse_kwargs) c.erase(key);
+      bool empty = true;
+      for (const auto& [key, value] : c) empty = empty && key == Key(std::string("foreach")) && !value.to_bool();
+      if (empty) continue;
+      if (std::find(configs.begin(), configs.end(), Value(c)) == configs.end()) configs.push_back(c);
+    }
+    for (Dict config : configs)
+      for (bool with_lrsched : {false, true}) {
+        for (const auto& [key, value] : info.sparse_kwargs) config.setdefault(key, value);
+        INFO(info.name, " ", describe(config), " with_lrsched=", with_lrsched);
+        bool foreach = flag_on(config, "foreach");
+        // With foreach, a float64 second param makes two dtype buckets.
+        std::vector<Tensor> sparse_params{tensor<double>({1.5, 1.5}, {.dtype = kFloat32})};
+        if (foreach) sparse_params.push_back(tensor<double>({1.5, 1.5}, {.dtype = kFloat64}));
+        std::vector<Tensor> dense_params;
+        for (const Tensor& p : sparse_params) dense_params.push_back(p.clone());
+        auto sparse_opt = make(info, Params(sparse_params), config);
+        auto dense_opt = make(info, Params(dense_params), config);
+        std::vector<std::unique_ptr<optim::lr::StepLR>> schedulers;
+        if (with_lrsched) {
+          schedulers.push_back(std::make_unique<optim::lr::StepLR>(*sparse_opt, 300, 0.99999));
+          schedulers.push_back(std::make_unique<optim::lr::StepLR>(*dense_opt, 300, 0.99999));
+        }
+        double initial_distance = (sparse_params[0].to(kFloat64) - 1.0).norm().item<double>();
+        for (int i = 0; i < 1800; ++i) {
+          for (std::size_t k = 0; k < sparse_params.size(); ++k) {
+            auto [gx, gy] = rosenbrock_grad(sparse_params[k]);
+            int64_t index = i % 2 == 0 ? 1 : 0;
+            double g = index == 0 ? gx : gy;
+            Tensor values = tensor<double>({g / 4.0, g - g / 4.0}, {.dtype = sparse_params[k].dtype()});
+            Tensor grad = sparse_coo_tensor(full({1, 2}, index, {.dtype = kInt64}), values, {2}, false);
+            sparse_params[k].set_grad(grad);
+            dense_params[k].set_grad(grad.to_dense());
+          }
+          sparse_opt->step();
+          dense_opt->step();
+          for (auto& s : schedulers) s->step();
+          for (std::size_t k = 0; k < sparse_params.size(); ++k) {
+            std::string diff = mismatch(sparse_params[k], dense_params[k], {5e-6, 5e-6});
+            CHECK_MESSAGE(diff.empty(), "iteration ", i, ": ", diff);
+            if (!diff.empty()) break;
+          }
+        }
+        if (flag_on(config, "maximize")) {
+          CHECK(rosenbrock(sparse_params[0]) >= rosenbrock(tensor<double>({1.5, 1.5})));
+        } else {
+          CHECK((sparse_params[0].to(kFloat64) - 1.0).norm().item<double>() <= initial_distance);
+        }
+      }
+  }
+}

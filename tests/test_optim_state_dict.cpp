@@ -1,0 +1,365 @@
+// state_dict / load_state_dict for every registry row (test-catalogue §1
+// #10, #26-#30, #32-#37) and the base-class load rules of optimizer-base.md
+// §6-§8: layout, casting, compatibility, atomic failure, checkpoint files.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <unistd.h>
+
+#include "descent/optim/checkpoint.h"
+#include "optim_registry.h"
+
+using namespace descent;
+using namespace descent::testing;
+
+namespace {
+
+Params maybe_named(const std::vector<Tensor>& params, bool named) {
+  if (!named) return Params(params);
+  std::vector<std::pair<std::string, Tensor>> pairs;
+  for (std::size_t i = 0; i < params.size(); ++i) pairs.emplace_back("name" + std::to_string(i), params[i]);
+  return Params(pairs);
+}
+
+Dict without_param_names(const Dict& sd) {
+  Dict copy = deepcopy(sd).to_dict();
+  for (Value& group : copy.at("param_groups").to_list().items) group.to_dict().erase("param_names");
+  return copy;
+}
+
+Dict& group0(Dict& sd) { return sd.at("param_groups").to_list().items[0].to_dict(); }
+
+// Linear(4,2) -> BatchNorm1d(2): the C++ stand-in for PyTorch's Conv2d -> BatchNorm2d.
+struct SmallModel {
+  nn::Sequential model;
+  Tensor input;
+  SmallModel() : model(nn::Linear(4, 2), nn::BatchNorm1d(2)), input(rand({3, 4})) {}
+  Tensor closure(Optimizer& opt) {
+    opt.zero_grad();
+    Tensor loss = model.forward(input).sum();
+    loss.backward();
+    return loss;
+  }
+};
+
+void step_n(Optimizer& opt, const std::function<Tensor()>& closure, int n) {
+  for (int i = 0; i < n; ++i) {
+    closure();
+    opt.step();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("test_state_dict_deterministic") {
+  for (const OptimizerInfo& info : optim_db()) {
+    if (info.only_supports_sparse_grads) continue;
+    Quadratic q(2, 3, kFloat32, 13);
+    for (const Dict& config : expanded_configs(info, kFloat32, {"differentiable"}))
+      for (bool named0 : {false, true})
+        for (bool named1 : {false, true}) {
+          INFO(info.name, " ", describe(config), " named: ", named0, " ", named1);
+          auto opt = make(info, maybe_named({q.weight, q.bias}, named0), config);
+          step_n(*opt, [&] { return q.closure(*opt); }, 10);
+          Quadratic c = q;
+          c.weight = q.weight.detach().clone().requires_grad_();
+          c.bias = q.bias.detach().clone().requires_grad_();
+          auto opt_c = make(info, maybe_named({c.weight, c.bias}, named1), config);
+          opt_c->load_state_dict(deepcopy(opt->state_dict()).to_dict());
+          for (int i = 0; i < 10; ++i) {
+            q.closure(*opt);
+            c.closure(*opt_c);
+            opt->step();
+            opt_c->step();
+            CHECK(equal(q.weight, c.weight));
+            CHECK(equal(q.bias, c.bias));
+          }
+          CHECK(Value(without_param_names(opt->state_dict())) == Value(without_param_names(opt_c->state_dict())));
+          // Repeated parameters serialise with the ids of their first occurrence.
+          auto groups = opt_c->param_groups();
+          for (const ParamGroup& g : groups) opt_c->param_groups().push_back(g);
+          Dict sd = without_param_names(opt->state_dict());
+          Dict sd_c = without_param_names(opt_c->state_dict());
+          CHECK(sd.at("param_groups").to_list().items.back() == sd_c.at("param_groups").to_list().items.back());
+        }
+  }
+}
+
+TEST_CASE("test_can_load_older_state_dict") {
+  for (const OptimizerInfo& info : optim_db()) {
+    if (info.only_supports_sparse_grads) continue;
+    for (const Dict& config : expanded_configs(info, kFloat32, {"differentiable"})) {
+      INFO(info.name, " ", describe(config));
+      SmallModel m;
+      auto opt = make(info, Params(m.model.parameters()), config);
+      step_n(*opt, [&] { return m.closure(*opt); }, 3);
+      Dict sd = deepcopy(opt->state_dict()).to_dict();
+      for (Value& group : sd.at("param_groups").to_list().items)
+        for (const std::string& flag : info.not_og_supported_flags) group.to_dict().erase(flag);
+      opt->load_state_dict(sd);
+      // The optimizer's load fix-ups restore every flag older releases lacked.
+      for (const std::string& flag : info.not_og_supported_flags) CHECK(opt->param_groups()[0].contains(flag));
+      CHECK_NOTHROW(step_n(*opt, [&] { return m.closure(*opt); }, 1));
+    }
+  }
+}
+
+TEST_CASE("test_can_load_from_to_named_state_dict") {
+  for (const OptimizerInfo& info : optim_db()) {
+    if (info.only_supports_sparse_grads) continue;
+    for (const Dict& config : expanded_configs(info, kFloat32, {"differentiable"}))
+      for (bool named0 : {false, true})
+        for (bool named1 : {false, true}) {
+          INFO(info.name, " ", describe(config), " named: ", named0, " ", named1);
+          SmallModel m;
+          auto params = [&](bool named) {
+            return named ? Params(m.model.named_parameters()) : Params(m.model.parameters());
+          };
+          auto opt = make(info, params(named0), config);
+          step_n(*opt, [&] { return m.closure(*opt); }, 3);
+          auto opt2 = make(info, params(named1), config);
+          CHECK_NOTHROW(opt2->load_state_dict(opt->state_dict()));
+          CHECK_NOTHROW(step_n(*opt2, [&] { return m.closure(*opt2); }, 1));
+          if (named0 || named1) {
+            const auto& names = opt2->param_groups()[0].param_names;
+            REQUIRE(names.has_value());
+            CHECK(*names == std::vector<std::string>{"0.weight", "0.bias", "1.weight", "1.bias"});
+          }
+        }
+  }
+}
+
+TEST_CASE("test_save_load_equality_with_weights_only") {
+  auto path = std::filesystem::temp_directory_path() / ("descent-optim-" + std::to_string(::getpid()) + ".dckpt");
+  for (const OptimizerInfo& info : optim_db())
+    for (const Dict& config : expanded_configs(info, kFloat32, {"differentiable"}))
+      for (bool named : {false, true}) {
+        INFO(info.name, " ", describe(config), " named: ", named);
+        Quadratic q(2, 3, kFloat32, 19);
+        auto opt = make(info, maybe_named({q.weight, q.bias}, named), config);
+        for (int i = 0; i < 3; ++i) opt->step([&] { return q.closure(*opt); });
+        Dict sd = opt->state_dict();
+        save(Value(sd), path);
+        CHECK(load(path) == Value(sd));
+        CHECK(deserialize(serialize(Value(sd))) == Value(sd));
+      }
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("test_load_nontensor_step") {
+  for (const OptimizerInfo& info : optim_db())
+    for (const Dict& config : expanded_configs(info, kFloat32, {"differentiable"})) {
+      INFO(info.name, " ", describe(config));
+      std::vector<Tensor> params{rand({2, 3}).requires_grad_(), rand({2, 3}).requires_grad_()};
+      auto opt = make(info, Params(params), config);
+      for (int i = 0; i < 3; ++i) {
+        for (Tensor& p : params) p.set_grad(rand({2, 3}));
+        opt->step();
+      }
+      Dict sd = deepcopy(opt->state_dict()).to_dict();
+      for (auto& [id, state] : sd.at("state").to_dict())
+        if (Value* step = state.to_dict().find("step")) *step = step->to_double();
+      opt->load_state_dict(sd);
+      for (Tensor& p : params) p.set_grad(rand({2, 3}));
+      CHECK_NOTHROW(opt->step());
+      for (const Tensor& p : params)
+        if (const Value* step = opt->state()[p].find("step")) {
+          REQUIRE(step->is_tensor());
+          CHECK(step->to_double() == 4.0);
+        }
+    }
+}
+
+TEST_CASE("state_dict layout (optimizer-base.md §6)") {
+  Tensor p = ones({2}).requires_grad_();
+  auto opt = optim::make_optimizer("SGD", Params{p}, Dict{{"lr", 0.1}, {"momentum", 0.9}});
+  p.set_grad(ones({2}));
+  opt->step();
+  Dict sd = opt->state_dict();
+  CHECK(sd.keys() == std::vector<Key>{std::string("state"), std::string("param_groups")});
+  const Dict& state = sd.at("state").to_dict();
+  CHECK(state.keys() == std::vector<Key>{int64_t{0}});
+  CHECK(state.at(int64_t{0}).to_dict().at("momentum_buffer").to_tensor().is_same(opt->state()[p].at("momentum_buffer").to_tensor()));
+  Dict expected_group{{"lr", 0.1},       {"momentum", 0.9},        {"dampening", 0},      {"weight_decay", 0},
+                      {"nesterov", false}, {"maximize", false},     {"foreach", Value()},  {"differentiable", false},
+                      {"fused", Value()},  {"params", Value::list({int64_t{0}})}};
+  CHECK(Value(sd.at("param_groups").to_list().items[0]) == Value(expected_group));
+}
+
+TEST_CASE("load_state_dict casts state to the param's dtype, except step") {
+  for (const OptimizerInfo& info : optim_db())
+    for (const Dict& config : expanded_configs(info, kFloat32, {"differentiable"})) {
+      INFO(info.name, " ", describe(config));
+      std::vector<Tensor> wide{randn({3}, {.dtype = kFloat64}).requires_grad_()};
+      auto source = make(info, Params(wide), config);
+      wide[0].set_grad(randn({3}, {.dtype = kFloat64}));
+      source->step();
+      if (source->state().size() == 0) continue;  // nothing to cast (SGD without momentum)
+      Dict sd = deepcopy(source->state_dict()).to_dict();
+      bool fused = flag_on(config, "fused");
+      for (auto& [id, state] : sd.at("state").to_dict())
+        if (Value* step = state.to_dict().find("step")) *step = full({}, 1.0, {.dtype = kFloat64});
+      std::vector<Tensor> narrow{randn({3}).requires_grad_()};
+      auto target = make(info, Params(narrow), config);
+      target->load_state_dict(sd);
+      for (const auto& [key, value] : target->state()[narrow[0]]) {
+        if (!value.is_tensor()) continue;
+        INFO("state ", key_to_string(key));
+        bool is_step = key == Key(std::string("step"));
+        CHECK(value.to_tensor().dtype() == (is_step ? (fused ? kFloat32 : kFloat64) : kFloat32));
+      }
+      // Loaded state never aliases the caller's dict.
+      for (const auto& [key, value] : target->state()[narrow[0]])
+        if (value.is_tensor())
+          CHECK(!value.to_tensor().is_same(sd.at("state").to_dict().at(int64_t{0}).to_dict().at(key).to_tensor()));
+    }
+}
+
+TEST_CASE("a failed load_state_dict leaves the optimizer exactly as it was") {
+  for (const OptimizerInfo& info : optim_db()) {
+    INFO(info.name);
+    Quadratic q(3, 2, kFloat32, 23);
+    auto opt = make(info, Params{ParamGroup({q.weight}), ParamGroup({q.bias}, Dict{{"lr", 0.5}})},
+                    Dict{{"lr", 0.01}});
+    for (int i = 0; i < 2; ++i) opt->step([&] { return q.closure(*opt); });
+    Dict good = deepcopy(opt->state_dict()).to_dict();
+    std::string repr_before = opt->repr();
+    Dict state_before = deepcopy(opt->state_dict()).to_dict();
+    std::vector<Tensor> tensors_before;
+    for (const auto& [param, state] : opt->state().entries())
+      for (const auto& [key, value] : state)
+        if (value.is_tensor()) tensors_before.push_back(value.to_tensor());
+
+    auto expect_unchanged = [&] {
+      CHECK(opt->repr() == repr_before);
+      CHECK(Value(opt->state_dict()) == Value(state_before));
+      std::size_t i = 0;
+      for (const auto& [param, state] : opt->state().entries())
+        for (const auto& [key, value] : state)
+          if (value.is_tensor()) CHECK(value.to_tensor().is_same(tensors_before[i++]));
+    };
+
+    Dict bad = deepcopy(good).to_dict();
+    group0(bad).set("lr", 123.0);
+    bad.at("param_groups").to_list().items[1].to_dict().at("params").to_list().items.clear();
+    CHECK_THROWS_WITH_AS(opt->load_state_dict(bad), doctest::Contains("doesn't match the size of optimizer's group"),
+                         ValueError);
+    expect_unchanged();
+
+    bad = deepcopy(good).to_dict();
+    bad.at("param_groups").to_list().items.pop_back();
+    CHECK_THROWS_WITH_AS(opt->load_state_dict(bad), doctest::Contains("different number of parameter groups"),
+                         ValueError);
+    expect_unchanged();
+
+    // An error found late (the last state entry) still changes nothing.
+    bad = deepcopy(good).to_dict();
+    group0(bad).set("lr", 123.0);
+    bad.at("state").to_dict().set(int64_t{1}, Value(3));
+    CHECK_THROWS_AS(opt->load_state_dict(bad), ValueError);
+    expect_unchanged();
+
+    CHECK_NOTHROW(opt->load_state_dict(good));
+  }
+}
+
+TEST_CASE("test_adamw_serialization") {
+  auto params = [] { return Params{randn({3}).requires_grad_()}; };
+  auto adamw = optim::make_optimizer("AdamW", params());
+  auto adam = optim::make_optimizer("Adam", params());
+  adam->load_state_dict(adamw->state_dict());
+  CHECK(adam->param_groups()[0].at("decoupled_weight_decay").to_bool());
+
+  auto fresh_adam = optim::make_optimizer("Adam", params());
+  Dict adam_sd = fresh_adam->state_dict();
+  CHECK_FALSE(group0(adam_sd).at("decoupled_weight_decay").to_bool());
+  adamw->load_state_dict(adam_sd);
+  CHECK(adamw->param_groups()[0].at("decoupled_weight_decay").to_bool());
+
+  Dict adamw_sd = adamw->state_dict();
+  group0(adamw_sd).erase("decoupled_weight_decay");
+  adamw->load_state_dict(adamw_sd);
+  CHECK(adamw->param_groups()[0].at("decoupled_weight_decay").to_bool());
+}
+
+// ---- state_dict and load_state_dict hooks (#32-#37) ----
+namespace {
+std::optional<Dict> post_hook(Optimizer&, Dict& sd) {
+  bool had = sd.at("state").to_dict().erase(std::string("test"));
+  sd.set("ran_state_dict_pre_hook", had);
+  return sd;
+}
+std::optional<Dict> load_pre_hook1(Optimizer&, Dict& sd) {
+  group0(sd).set("lr", 0.002);
+  return std::nullopt;
+}
+std::optional<Dict> load_pre_hook2(Optimizer&, Dict& sd) {
+  Dict copy = deepcopy(sd).to_dict();
+  group0(copy).set("lr", 0.003);
+  return copy;
+}
+void load_post_hook(Optimizer& opt) {
+  opt.state().extra.set("ran_load_state_dict_pre_hook2", opt.param_groups()[0].lr() == 0.003);
+  opt.state().extra.set("ran_load_state_dict_post_hook", true);
+}
+std::unique_ptr<Optimizer> hook_optimizer(const OptimizerInfo& info) {
+  Tensor p = rand({2, 3}).requires_grad_();
+  p.set_grad(rand({2, 3}));
+  return make(info, Params{p}, Dict{{"lr", 0.001}});
+}
+}  // namespace
+
+TEST_CASE("test_state_dict_pre_hook / test_state_dict_post_hook / test_state_dict_pre_post_hook") {
+  for (const OptimizerInfo& info : optim_db()) {
+    INFO(info.name);
+    auto pre = hook_optimizer(info);
+    pre->register_state_dict_pre_hook([](Optimizer& o) { o.state().extra.set("test", 1); });
+    CHECK(pre->state_dict().at("state").to_dict().at("test") == Value(1));
+
+    auto post = hook_optimizer(info);
+    post->register_state_dict_post_hook(post_hook);
+    CHECK_FALSE(post->state_dict().at("ran_state_dict_pre_hook").to_bool());
+
+    auto both = hook_optimizer(info);
+    both->register_state_dict_pre_hook([](Optimizer& o) { o.state().extra.set("test", 1); });
+    both->register_state_dict_post_hook(post_hook);
+    Dict sd = both->state_dict();
+    CHECK_FALSE(sd.at("state").to_dict().contains(std::string("test")));
+    CHECK(sd.at("ran_state_dict_pre_hook").to_bool());
+  }
+}
+
+TEST_CASE("test_load_state_dict_pre_hook_and_prepend") {
+  for (const OptimizerInfo& info : optim_db()) {
+    INFO(info.name);
+    auto opt = hook_optimizer(info);
+    Dict sd = opt->state_dict();
+    opt->register_load_state_dict_pre_hook(load_pre_hook1);
+    opt->load_state_dict(sd);
+    CHECK(opt->param_groups()[0].lr() == 0.002);
+    opt->register_load_state_dict_pre_hook(load_pre_hook2, true);
+    opt->load_state_dict(sd);
+    // hook2 runs first and returns a copy with 0.003; hook1 then edits that copy.
+    CHECK(opt->param_groups()[0].lr() == 0.002);
+    // The caller's dict is never modified.
+    CHECK(group0(sd).at("lr").to_double() == 0.001);
+  }
+}
+
+TEST_CASE("test_load_state_dict_post_hook / test_load_state_dict_pre_post_hook") {
+  for (const OptimizerInfo& info : optim_db()) {
+    INFO(info.name);
+    auto opt = hook_optimizer(info);
+    opt->register_load_state_dict_post_hook(load_post_hook);
+    opt->load_state_dict(opt->state_dict());
+    CHECK_FALSE(opt->state().extra.at("ran_load_state_dict_pre_hook2").to_bool());
+    CHECK(opt->state().extra.at("ran_load_state_dict_post_hook").to_bool());
+
+    auto both = hook_optimizer(info);
+    both->register_load_state_dict_pre_hook(load_pre_hook2);
+    both->register_load_state_dict_post_hook(load_post_hook);
+    both->load_state_dict(both->state_dict());
+    CHECK(both->state().extra.at("ran_load_state_dict_pre_hook2").to_bool());
+    CHECK(both->state().extra.at("ran_load_state_dict_post_hook").to_bool());
+  }
+}
