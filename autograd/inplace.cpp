@@ -41,10 +41,11 @@ Tensor& inplace(Tensor& self, const char* name, const std::function<Tensor(const
 
   // `old` is self's value before the write, carrying self's history.
   Tensor old = native::clone(self);
-  if (Edge e = gradient_edge(self); e.is_valid()) {
+  Edge previous = gradient_edge(self);
+  if (previous.is_valid()) {
     AutogradMeta& om = meta(old);
-    om.grad_fn = e.function;
-    om.output_nr = e.input_nr;
+    om.grad_fn = previous.function;
+    om.output_nr = previous.input_nr;
   }
   Tensor result = functional(old);
   if (result.sizes() != self.sizes())
@@ -60,9 +61,13 @@ Tensor& inplace(Tensor& self, const char* name, const std::function<Tensor(const
 
   Edge written = gradient_edge(result);
   AutogradMeta& sm = meta(self);
+  // retain_grad follows the tensor to its new history.
+  bool retains = sm.retains_grad && previous.is_valid();
+  if (retains) previous.function->remove_retained_grad(self.unsafe_get_impl());
   if (!view) {
     sm.grad_fn = written.function;
     sm.output_nr = written.input_nr;
+    if (retains && sm.grad_fn) sm.grad_fn->add_retained_grad(sm.output_nr, self.impl());
     return self;
   }
   const Tensor& base = view->base;
@@ -77,6 +82,7 @@ Tensor& inplace(Tensor& self, const char* name, const std::function<Tensor(const
   sm.output_nr = region->add_input_metadata(self);
   sm.grad_fn = region;
   sm.attr_version = self._version();
+  if (retains) region->add_retained_grad(sm.output_nr, self.impl());
   return self;
 }
 

@@ -59,6 +59,10 @@ void Node::add_retained_grad(uint32_t output_nr, const std::weak_ptr<TensorImpl>
   retained_.emplace_back(output_nr, tensor);
 }
 
+void Node::remove_retained_grad(const TensorImpl* tensor) {
+  std::erase_if(retained_, [&](const auto& entry) { return entry.second.lock().get() == tensor; });
+}
+
 std::string node_name(const Node& node) { return node.name(); }
 
 SavedVariable::SavedVariable(const Tensor& t, bool is_output) {

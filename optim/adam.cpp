@@ -103,7 +103,8 @@ void adam_forloop(std::vector<Buffers>& all, const Hyper& h) {
       Tensor neg_step = (h.lr.is_tensor() ? h.lr.to_tensor() / bc1 : Scalar(h.lr.to_double()) / bc1).neg();
       Tensor second = exp_avg_sq;
       if (h.amsgrad) {
-        vmax.copy_(maximum(vmax, exp_avg_sq));
+        // maximum() saves its inputs for backward: it must not see vmax overwritten.
+        vmax.copy_(maximum(vmax.clone(), exp_avg_sq));
         second = vmax;
       }
       Tensor denom = second.sqrt().div(bc2.sqrt().mul(neg_step)).add(Scalar(h.eps) / neg_step);

@@ -57,7 +57,8 @@ class Kwargs {
   void finish() const {
     for (const auto& [key, value] : kwargs_)
       if (!used_.count(std::get<std::string>(key)))
-        raise<TypeError>(optimizer_, ".__init__() got an unexpected keyword argument '", std::get<std::string>(key), "'");
+        raise<TypeError>(optimizer_, ".__init__() got an unexpected keyword argument '",
+                         std::get<std::string>(key), "'");
   }
 
  private:
@@ -67,8 +68,8 @@ class Kwargs {
     return v;
   }
   [[noreturn]] void wrong_kind(const char* key, const Value& v, const char* wanted) const {
-    raise<TypeError>(optimizer_, ".__init__(): argument '", key, "' must be ", wanted, ", got ", v.type_name(), " (",
-                     v.str(), ")");
+    raise<TypeError>(optimizer_, ".__init__(): argument '", key, "' must be ", wanted, ", got ",
+                     v.type_name(), " (", v.str(), ")");
   }
 
   std::string optimizer_;

@@ -34,8 +34,8 @@ Tensor cast_same_device(const Tensor& t, Dtype dtype) {
 Tensor to(const Tensor& t, Device device, Dtype dtype, bool copy) {
   if (t.is_sparse()) {
     if (!copy && t.device() == device && t.dtype() == dtype) return t;
-    Tensor values = to(t.values(), device, dtype, copy);
-    Tensor indices = to(t.indices(), device, kInt64, copy);
+    Tensor values = to(t._values(), device, dtype, copy);
+    Tensor indices = to(t._indices(), device, kInt64, copy);
     return sparse_coo_tensor(indices, values, t.sizes(), t.is_coalesced());
   }
   if (!copy && t.device() == device && t.dtype() == dtype) return t;
@@ -62,8 +62,8 @@ Tensor& copy_(Tensor& self, const Tensor& src) {
       raise<NotImplementedError>("copy_: copying between sparse and dense tensors is not supported (use to_dense())");
     Tensor c = to(src, self.device(), self.dtype(), true);
     self.impl()->sizes = c.sizes();
-    self.impl()->sparse_indices = c.indices();
-    self.impl()->sparse_values = c.values();
+    self.impl()->sparse_indices = c._indices();
+    self.impl()->sparse_values = c._values();
     self.impl()->coalesced = c.is_coalesced();
     return self;
   }

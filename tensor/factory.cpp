@@ -78,9 +78,12 @@ Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, const 
 Tensor linspace(const Scalar& start, const Scalar& end, int64_t steps, const TensorOptions& o) {
   if (steps < 0) raise<ValueError>("linspace: number of steps must be non-negative (got ", steps, ")");
   double a = start.to_double(), b = end.to_double();
+  // torch.linspace(a, b, 1) is [a].
+  if (steps == 1) b = a;
   double step = steps > 1 ? (b - a) / static_cast<double>(steps - 1) : 0.0;
   int64_t half = steps / 2;
-  // PyTorch fills the first half from start and the second half from end, symmetric in rounding.
+  // PyTorch fills the first half from start and the second half from end,
+  // each element one fused multiply-add (its build contracts start + step * i).
   Dtype dtype = float_default(o);
   if (dtype == kFloat32) {
     // float32 output: PyTorch steps in float, so do we.
@@ -88,15 +91,16 @@ Tensor linspace(const Scalar& start, const Scalar& end, int64_t steps, const Ten
     float fstep = steps > 1 ? (fb - fa) / static_cast<float>(steps - 1) : 0.0f;
     return finish(host_generated({steps}, dtype, device_of(o),
                                  [&](int64_t i) {
-                                   return static_cast<double>(i < half ? fa + fstep * static_cast<float>(i)
-                                                                       : fb - fstep * static_cast<float>(steps - i - 1));
+                                   return static_cast<double>(
+                                       i < half ? std::fma(fstep, static_cast<float>(i), fa)
+                                                : std::fma(-fstep, static_cast<float>(steps - i - 1), fb));
                                  }),
                   o);
   }
   return finish(host_generated({steps}, dtype, device_of(o),
                                [&](int64_t i) {
-                                 return i < half ? a + step * static_cast<double>(i)
-                                                 : b - step * static_cast<double>(steps - i - 1);
+                                 return i < half ? std::fma(step, static_cast<double>(i), a)
+                                                 : std::fma(-step, static_cast<double>(steps - i - 1), b);
                                }),
                 o);
 }

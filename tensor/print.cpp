@@ -30,7 +30,8 @@ std::string printf_double(const char* fmt, int width, double v) {
 // One _Formatter: decides the mode and width from the values it will print.
 class Formatter {
  public:
-  Formatter(const std::vector<double>& values, bool floating) : floating_(floating) {
+  Formatter(const std::vector<double>& values, bool floating, bool is_bool = false)
+      : is_bool_(is_bool), floating_(floating) {
     if (!floating_) {
       for (double v : values) width_ = std::max<int>(width_, static_cast<int>(int_string(v).size()));
       return;
@@ -70,18 +71,18 @@ class Formatter {
     if (static_cast<int>(s.size()) < width_) s.insert(0, static_cast<std::size_t>(width_) - s.size(), ' ');
     return s;
   }
-  bool is_bool = false;
 
  private:
   static bool nonfinite(double v) { return !std::isfinite(v); }
   std::string int_string(double v) const {
-    if (is_bool) return v != 0 ? "True" : "False";
+    if (is_bool_) return v != 0 ? "True" : "False";
     return std::to_string(static_cast<long long>(v));
   }
   static std::string sci_string(double v, int width) {
     if (nonfinite(v)) return printf_double("%.0f", -1, v);
     return width < 0 ? printf_double("%.*e", kPrecision, v) : printf_double("%*.4e", width, v);
   }
+  bool is_bool_;
   bool floating_;
   bool int_mode_ = true;
   bool sci_ = false;
@@ -98,9 +99,10 @@ struct Printer {
 
   std::string scalar(int64_t i) const {
     if (!complex) return f1->format(re[i]);
-    auto ltrim = [](std::string s) { return s.erase(0, s.find_first_not_of(' ')); };
-    std::string r = ltrim(f1->format(re[i]));
-    std::string m = ltrim(f2->format(im[i]) + "j");
+    // PyTorch pads the real part to the column width and strips the imaginary one.
+    std::string r = f1->format(re[i]);
+    std::string m = f2->format(im[i]) + "j";
+    m.erase(0, m.find_first_not_of(' '));
     return (m[0] == '+' || m[0] == '-') ? r + m : r + "+" + m;
   }
 
@@ -164,6 +166,7 @@ std::vector<double> summarized(const std::vector<double>& all, const Shape& shap
 }
 
 std::string tensor_body(const Tensor& t, int indent) {
+  if (t.numel() == 0) return "[]";
   Tensor host = t.cpu();
   Printer p;
   p.shape = host.sizes();
@@ -178,8 +181,7 @@ std::string tensor_body(const Tensor& t, int indent) {
     p.re = host.to_vector<double>();
   }
   bool floating = is_floating_point(host.dtype()) || p.complex;
-  Formatter f1(summarized(p.re, p.shape, p.summarize), floating);
-  f1.is_bool = host.dtype() == kBool;
+  Formatter f1(summarized(p.re, p.shape, p.summarize), floating, host.dtype() == kBool);
   Formatter f2(summarized(p.im, p.shape, p.summarize), floating);
   p.f1 = &f1;
   p.f2 = &f2;

@@ -64,7 +64,8 @@ Dtype result_type(const Tensor& a, const Scalar& b) { return native::result_type
 Shape broadcast_shapes(const Shape& a, const Shape& b) {
   std::size_t n = std::max(a.size(), b.size());
   Shape out(n);
-  for (std::size_t i = 0; i < n; ++i) {
+  // From the last dimension, so the first mismatch reported is PyTorch's.
+  for (std::size_t i = n; i-- > 0;) {
     int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
     int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
     if (da != db && da != 1 && db != 1)

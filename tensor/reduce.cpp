@@ -160,7 +160,13 @@ Tensor dot(const Tensor& a, const Tensor& b, bool conjugate_first) {
     raise<ShapeError>(name, ": inconsistent tensor size, expected tensor [", a.numel(), "] and src [", b.numel(),
                       "] to have the same number of elements, but got ", a.numel(), " and ", b.numel(),
                       " elements respectively");
+  if (a.dtype() == kBool) raise<NotImplementedError>(name, ": not implemented for bool tensors");
   Tensor lhs = conjugate_first && is_complex(a.dtype()) ? unary_same("vdot", UnaryOp::Conj, a) : a;
+  if (a.dtype() == kFloat16 || a.dtype() == kBFloat16) {
+    // PyTorch multiplies and accumulates float16/bfloat16 dot products in float, rounding once.
+    Tensor products = mul(to(lhs, lhs.device(), kFloat32, false), to(b, b.device(), kFloat32, false));
+    return to(reduce(name, ReduceOp::Sum, products, {}, false, std::nullopt), a.device(), a.dtype(), false);
+  }
   return reduce(name, ReduceOp::Sum, mul(lhs, b), {}, false, std::nullopt);
 }
 
@@ -170,7 +176,6 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype())
     raise<TypeError>("matmul: expected m1 and m2 to have the same dtype, but got: ", to_string(a.dtype()), " != ",
                      to_string(b.dtype()));
-  if (a.dtype() == kBool) raise<NotImplementedError>("matmul: not implemented for bool tensors");
   Device device = common_device("matmul", {&a, &b});
   if (a.dim() == 1 && b.dim() == 1) return dot(a, b, false);
   Tensor x = a.dim() == 1 ? unsqueeze(a, 0) : a;
@@ -197,6 +202,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   out_shape.push_back(n);
   Tensor out = empty(out_shape, a.dtype(), device);
   if (out.numel() > 0) {
+    // As in PyTorch, only a product that has terms to add needs an arithmetic dtype.
+    if (a.dtype() == kBool && k > 0) raise<NotImplementedError>("matmul: not implemented for bool tensors");
     if (k == 0) {
       fill_(out, 0);
     } else {

@@ -1,11 +1,10 @@
 #include "optim_registry.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <sstream>
-
-#include "descent/autograd/autograd.h"
 
 namespace descent::testing {
 
@@ -35,9 +34,13 @@ std::vector<ErrorInput> fused_flag_errors() {
   return {
       {"fused and foreach", nullptr, Dict{{"fused", true}, {"foreach", true}}, ErrorOn::Constructor,
        ErrorKind::RuntimeError, "`fused` and `foreach` cannot be `True` together"},
-      {"fused and differentiable", nullptr, Dict{{"fused", true}, {"differentiable", true}}, ErrorOn::Constructor,
-       ErrorKind::RuntimeError, "`fused` does not support `differentiable`"},
-      {"grad_scale without fused", nullptr, {}, ErrorOn::Step, ErrorKind::RuntimeError,
+      {"fused and differentiable", nullptr, Dict{{"fused", true}, {"differentiable", true}},
+       ErrorOn::Constructor, ErrorKind::RuntimeError, "`fused` does not support `differentiable`"},
+      {"grad_scale without fused",
+       nullptr,
+       {},
+       ErrorOn::Step,
+       ErrorKind::RuntimeError,
        "Expected grad_scale and found_inf to be None",
        [](Optimizer& opt) {
          dense_grads(opt);
@@ -52,12 +55,13 @@ std::vector<ErrorInput> sgd_error_inputs() {
        ErrorKind::ValueError, "Invalid momentum value: -0.5"},
       {"negative lr", nullptr, Dict{{"lr", -0.5}}, ErrorOn::Constructor, ErrorKind::ValueError,
        "Invalid learning rate: -0.5"},
-      {"negative weight_decay", nullptr, Dict{{"weight_decay", -0.1}}, ErrorOn::Constructor, ErrorKind::ValueError,
-       "Invalid weight_decay value: -0.1"},
-      {"nesterov without momentum", nullptr, Dict{{"nesterov", true}}, ErrorOn::Constructor, ErrorKind::ValueError,
-       "Nesterov momentum requires a momentum and zero dampening"},
+      {"negative weight_decay", nullptr, Dict{{"weight_decay", -0.1}}, ErrorOn::Constructor,
+       ErrorKind::ValueError, "Invalid weight_decay value: -0.1"},
+      {"nesterov without momentum", nullptr, Dict{{"nesterov", true}}, ErrorOn::Constructor,
+       ErrorKind::ValueError, "Nesterov momentum requires a momentum and zero dampening"},
       {"nesterov with dampening", nullptr, Dict{{"nesterov", true}, {"momentum", 0.9}, {"dampening", 0.1}},
-       ErrorOn::Constructor, ErrorKind::ValueError, "Nesterov momentum requires a momentum and zero dampening"},
+       ErrorOn::Constructor, ErrorKind::ValueError,
+       "Nesterov momentum requires a momentum and zero dampening"},
       {"fused with sparse grads", nullptr, Dict{{"fused", true}}, ErrorOn::Step, ErrorKind::RuntimeError,
        "`fused` does not support sparse gradients", sparse_grads},
   };
@@ -71,17 +75,17 @@ std::vector<ErrorInput> adam_error_inputs() {
   std::vector<ErrorInput> errors{
       {"beta1 = 1", nullptr, Dict{{"lr", 1e-2}, {"betas", Value::tuple({1.0, 0.0})}}, ErrorOn::Constructor,
        ErrorKind::ValueError, "Invalid beta parameter at index 0: 1.0"},
-      {"beta2 = 1", nullptr, Dict{{"betas", Value::tuple({0.9, 1.0})}}, ErrorOn::Constructor, ErrorKind::ValueError,
-       "Invalid beta parameter at index 1: 1.0"},
+      {"beta2 = 1", nullptr, Dict{{"betas", Value::tuple({0.9, 1.0})}}, ErrorOn::Constructor,
+       ErrorKind::ValueError, "Invalid beta parameter at index 1: 1.0"},
       {"negative weight_decay", nullptr, Dict{{"lr", 1e-2}, {"weight_decay", -1}}, ErrorOn::Constructor,
        ErrorKind::ValueError, "Invalid weight_decay value: -1"},
       {"negative eps", nullptr, Dict{{"eps", -1.0}}, ErrorOn::Constructor, ErrorKind::ValueError,
        "Invalid epsilon value: -1.0"},
       {"negative lr", nullptr, Dict{{"lr", -1e-2}}, ErrorOn::Constructor, ErrorKind::ValueError,
        "Invalid learning rate: -0.01"},
-      {"tensor lr with foreach", nullptr, Dict{{"lr", scalar_tensor(0.001, {.dtype = kFloat32})}, {"foreach", true}},
-       ErrorOn::Constructor, ErrorKind::ValueError,
-       "lr as a Tensor is not supported for capturable=False and foreach=True"},
+      {"tensor lr with foreach", nullptr,
+       Dict{{"lr", scalar_tensor(0.001, {.dtype = kFloat32})}, {"foreach", true}}, ErrorOn::Constructor,
+       ErrorKind::ValueError, "lr as a Tensor is not supported for capturable=False and foreach=True"},
       {"float beta1, tensor beta2", nullptr, Dict{{"betas", Value::tuple({0.9, t099})}}, ErrorOn::Constructor,
        ErrorKind::ValueError, "betas must be either both floats or both Tensors"},
       {"tensor beta1, float beta2", nullptr, Dict{{"betas", Value::tuple({t09, 0.99})}}, ErrorOn::Constructor,
@@ -89,8 +93,13 @@ std::vector<ErrorInput> adam_error_inputs() {
       {"tensor betas with foreach", nullptr, Dict{{"betas", Value::tuple({t09, t099})}, {"foreach", true}},
        ErrorOn::Constructor, ErrorKind::ValueError,
        "betas[0] as a Tensor is not supported for capturable=False and foreach=True"},
-      {"sparse grads", nullptr, {}, ErrorOn::Step, ErrorKind::RuntimeError,
-       "Adam does not support sparse gradients, please consider SparseAdam instead", sparse_grads},
+      {"sparse grads",
+       nullptr,
+       {},
+       ErrorOn::Step,
+       ErrorKind::RuntimeError,
+       "Adam does not support sparse gradients, please consider SparseAdam instead",
+       sparse_grads},
       {"capturable on the CPU", nullptr, Dict{{"capturable", true}}, ErrorOn::Step, ErrorKind::RuntimeError,
        "If capturable=True, params and state_steps must be on supported devices", dense_grads},
   };
@@ -125,6 +134,22 @@ std::vector<Dict> adam_inputs(Dtype dtype, bool is_adamw) {
   return configs;
 }
 
+// State tensors a differentiable step is checked through (they require grad).
+Tensor state_tensor(const Shape& shape, Generator& gen) {
+  return rand(shape, {.dtype = kFloat64}, &gen).requires_grad_();
+}
+
+Dict sgd_differentiable_state(const Shape& shape, Generator& gen) {
+  return Dict{{"momentum_buffer", state_tensor(shape, gen)}};
+}
+
+Dict adam_differentiable_state(const Shape& shape, Generator& gen) {
+  return Dict{{"step", scalar_tensor(10.0, {.dtype = kFloat64})},
+              {"exp_avg", state_tensor(shape, gen)},
+              {"exp_avg_sq", state_tensor(shape, gen)},
+              {"max_exp_avg_sq", state_tensor(shape, gen)}};
+}
+
 }  // namespace
 
 const std::vector<OptimizerInfo>& optim_db() {
@@ -139,9 +164,14 @@ const std::vector<OptimizerInfo>& optim_db() {
     sgd.supported_impls = {"foreach", "fused", "differentiable"};
     sgd.fused_dtypes = fused_dtypes;
     sgd.supports_sparse = true;
-    sgd.sparse_kwargs = Dict{{"lr", 4.8e-3}, {"maximize", false}, {"momentum", 0}, {"nesterov", false},
-                             {"weight_decay", 0}};
+    sgd.sparse_kwargs =
+        Dict{{"lr", 4.8e-3}, {"maximize", false}, {"momentum", 0}, {"nesterov", false}, {"weight_decay", 0}};
     sgd.not_og_supported_flags = {"foreach", "differentiable", "maximize", "fused"};
+    sgd.differentiable_configs = {
+        {{"lr", 0.9}},
+        {{"lr", 0.9}, {"momentum", 0.9}, {"dampening", 0.2}},
+        {{"lr", 0.9}, {"momentum", 0.9}, {"nesterov", true}, {"weight_decay", 0.1}, {"maximize", true}}};
+    sgd.differentiable_state = sgd_differentiable_state;
     rows.push_back(sgd);
 
     OptimizerInfo adam;
@@ -152,21 +182,33 @@ const std::vector<OptimizerInfo>& optim_db() {
     adam.fused_dtypes = fused_dtypes;
     adam.has_capturable_arg = true;
     adam.has_step_state = true;
-    adam.not_og_supported_flags = {"foreach", "differentiable", "maximize", "capturable", "fused",
-                                   "decoupled_weight_decay"};
+    adam.not_og_supported_flags = {"foreach",    "differentiable", "maximize",
+                                   "capturable", "fused",          "decoupled_weight_decay"};
+    adam.differentiable_configs = {{{"lr", 0.9}, {"amsgrad", true}},
+                                   {{"lr", 0.9}, {"weight_decay", 0.1}, {"maximize", true}},
+                                   {{"lr", 0.9}, {"weight_decay", 0.1}, {"amsgrad", true}}};
+    adam.differentiable_state = adam_differentiable_state;
     rows.push_back(adam);
 
     OptimizerInfo adamw = adam;
     adamw.name = "AdamW";
     adamw.optim_inputs = [](Dtype d) { return adam_inputs(d, true); };
-    adamw.error_inputs.push_back({"decoupled_weight_decay is not an AdamW argument", nullptr,
-                                  Dict{{"decoupled_weight_decay", false}}, ErrorOn::Constructor, ErrorKind::TypeError,
-                                  "AdamW.__init__() got an unexpected keyword argument 'decoupled_weight_decay'"});
+    adamw.error_inputs.push_back(
+        {"decoupled_weight_decay is not an AdamW argument", nullptr, Dict{{"decoupled_weight_decay", false}},
+         ErrorOn::Constructor, ErrorKind::TypeError,
+         "AdamW.__init__() got an unexpected keyword argument 'decoupled_weight_decay'"});
     adamw.not_og_supported_flags = {"foreach", "differentiable", "maximize", "capturable", "fused"};
     rows.push_back(adamw);
     return rows;
   }();
   return db;
+}
+
+std::vector<std::reference_wrapper<const OptimizerInfo>> rows_for(const std::string& test) {
+  std::vector<std::reference_wrapper<const OptimizerInfo>> rows;
+  for (const OptimizerInfo& info : optim_db())
+    if (!info.skips_test(test)) rows.emplace_back(info);
+  return rows;
 }
 
 std::vector<ErrorInput> all_error_inputs(const OptimizerInfo& info) {
@@ -178,47 +220,73 @@ std::vector<ErrorInput> all_error_inputs(const OptimizerInfo& info) {
          Tensor p = sample_param();
          return Params{p, p};
        },
-       {}, ErrorOn::Constructor, ErrorKind::Warning, "a parameter group with duplicate parameters"},
+       {},
+       ErrorOn::Constructor,
+       ErrorKind::Warning,
+       "a parameter group with duplicate parameters"},
       {"a param in two groups",
        [] {
          Tensor p = sample_param();
          return Params{ParamGroup({p}), ParamGroup({p})};
        },
-       {}, ErrorOn::Constructor, ErrorKind::ValueError, "some parameters appear in more than one parameter group"},
+       {},
+       ErrorOn::Constructor,
+       ErrorKind::ValueError,
+       "some parameters appear in more than one parameter group"},
       {"no params, 2-element tensor lr: the option error wins", [] { return Params(std::vector<Tensor>{}); },
-       Dict{{"lr", tensor<double>({0.001, 0.001}, {.dtype = kFloat32})}}, ErrorOn::Constructor, ErrorKind::ValueError,
-       "Tensor lr must be 1-element"},
+       Dict{{"lr", tensor<double>({0.001, 0.001}, {.dtype = kFloat32})}}, ErrorOn::Constructor,
+       ErrorKind::ValueError, "Tensor lr must be 1-element"},
       {"some names missing",
        [] {
          ParamGroup g({sample_param(), sample_param()});
          g.param_names = std::vector<std::string>{"weight"};
          return Params{g};
        },
-       {}, ErrorOn::Constructor, ErrorKind::ValueError,
+       {},
+       ErrorOn::Constructor,
+       ErrorKind::ValueError,
        "all optimizer params should be with/without names. Some param names are missing"},
       {"named group after an unnamed one",
        [] {
          return Params{ParamGroup({sample_param()}, Dict{{"lr", 1e-2}}),
                        ParamGroup(std::vector<std::pair<std::string, Tensor>>{{"weight", sample_param()}})};
        },
-       {}, ErrorOn::Constructor, ErrorKind::ValueError,
-       "all optimizer param groups should be with/without names. cannot add param group with names to the optimizer"},
+       {},
+       ErrorOn::Constructor,
+       ErrorKind::ValueError,
+       "all optimizer param groups should be with/without names. cannot add param group with names to the "
+       "optimizer"},
       {"unnamed group after a named one",
        [] {
          return Params{ParamGroup(std::vector<std::pair<std::string, Tensor>>{{"weight", sample_param()}}),
                        ParamGroup({sample_param()})};
        },
-       {}, ErrorOn::Constructor, ErrorKind::ValueError, "cannot add param group without names to the optimizer"},
-      {"empty parameter list", [] { return Params(std::vector<Tensor>{}); }, {}, ErrorOn::Constructor,
-       ErrorKind::ValueError, "optimizer got an empty parameter list"},
-      {"an undefined tensor", [] { return Params{Tensor()}; }, {}, ErrorOn::Constructor, ErrorKind::TypeError,
+       {},
+       ErrorOn::Constructor,
+       ErrorKind::ValueError,
+       "cannot add param group without names to the optimizer"},
+      {"empty parameter list",
+       [] { return Params(std::vector<Tensor>{}); },
+       {},
+       ErrorOn::Constructor,
+       ErrorKind::ValueError,
+       "optimizer got an empty parameter list"},
+      {"an undefined tensor",
+       [] { return Params{Tensor()}; },
+       {},
+       ErrorOn::Constructor,
+       ErrorKind::TypeError,
        "optimizer can only optimize Tensors"},
-      {"a non-leaf tensor", [] { return Params{sample_param().mul(2.0)}; }, {}, ErrorOn::Constructor,
-       ErrorKind::ValueError, "can't optimize a non-leaf Tensor"},
+      {"a non-leaf tensor",
+       [] { return Params{sample_param().mul(2.0)}; },
+       {},
+       ErrorOn::Constructor,
+       ErrorKind::ValueError,
+       "can't optimize a non-leaf Tensor"},
       {"an unknown keyword", nullptr, Dict{{"foo", 1}}, ErrorOn::Constructor, ErrorKind::TypeError,
        info.name + ".__init__() got an unexpected keyword argument 'foo'"},
-      {"a flag that is not a bool", nullptr, Dict{{"maximize", 1}}, ErrorOn::Constructor, ErrorKind::TypeError,
-       "'maximize' must be bool"},
+      {"a flag that is not a bool", nullptr, Dict{{"maximize", 1}}, ErrorOn::Constructor,
+       ErrorKind::TypeError, "'maximize' must be bool"},
   };
   for (const ErrorInput& e : info.error_inputs) errors.push_back(e);
   for (ErrorInput& e : errors)
@@ -231,11 +299,13 @@ bool flag_on(const Dict& kwargs, const std::string& key) {
   return v && v->is_bool() && v->to_bool();
 }
 
-std::vector<Dict> expanded_configs(const OptimizerInfo& info, Dtype dtype, const std::set<std::string>& skip) {
+std::vector<Dict> expanded_configs(const OptimizerInfo& info, Dtype dtype,
+                                   const std::set<std::string>& skip) {
   std::vector<std::string> flags;
   for (const char* flag : {"foreach", "fused", "differentiable"})
     if (info.supports(flag) && !skip.count(flag)) flags.emplace_back(flag);
-  bool fused_ok = std::find(info.fused_dtypes.begin(), info.fused_dtypes.end(), dtype) != info.fused_dtypes.end();
+  bool fused_ok =
+      std::find(info.fused_dtypes.begin(), info.fused_dtypes.end(), dtype) != info.fused_dtypes.end();
   std::vector<Dict> out;
   for (const Dict& config : info.optim_inputs(dtype)) {
     if (flag_on(config, "capturable")) continue;
@@ -261,7 +331,8 @@ std::string describe(const Dict& kwargs) {
   std::string out = "{";
   for (const auto& [key, value] : kwargs) {
     if (out.size() > 1) out += ", ";
-    out += std::get<std::string>(key) + ": " + (value.is_tensor() ? "tensor(" + format_double(value.to_double()) + ")" : value.str());
+    out += std::get<std::string>(key) + ": " +
+           (value.is_tensor() ? "tensor(" + format_double(value.to_double()) + ")" : value.str());
   }
   return out + "}";
 }
@@ -290,7 +361,8 @@ Value parse_python_literal(const std::string& text) {
     if (end && *end == '\0' && !text.empty()) return static_cast<int64_t>(i);
   }
   double d = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0') raise<ValueError>("fixture config: cannot parse Python literal '", text, "'");
+  if (text.empty() || *end != '\0')
+    raise<ValueError>("fixture config: cannot parse Python literal '", text, "'");
   return d;
 }
 
@@ -300,11 +372,15 @@ std::unique_ptr<Optimizer> make(const OptimizerInfo& info, Params params, const 
 
 Tolerance default_tolerance(Dtype dtype) {
   switch (dtype) {
-    case kFloat16: return {1e-3, 1e-5};
-    case kBFloat16: return {1.6e-2, 1e-5};
+    case kFloat16:
+      return {1e-3, 1e-5};
+    case kBFloat16:
+      return {1.6e-2, 1e-5};
     case kFloat64:
-    case kComplex128: return {1e-7, 1e-7};
-    default: return {1.3e-6, 1e-5};
+    case kComplex128:
+      return {1e-7, 1e-7};
+    default:
+      return {1.3e-6, 1e-5};
   }
 }
 
@@ -339,7 +415,8 @@ double max_relative_error(const Tensor& actual, const Tensor& expected) {
   double worst = 0;
   for (std::size_t i = 0; i < a.size() && i < e.size(); ++i)
     if (a[i] != e[i])
-      worst = std::max(worst, std::abs(a[i] - e[i]) / std::max(std::abs(e[i]), std::numeric_limits<double>::min()));
+      worst = std::max(worst,
+                       std::abs(a[i] - e[i]) / std::max(std::abs(e[i]), std::numeric_limits<double>::min()));
   return worst;
 }
 

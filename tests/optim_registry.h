@@ -64,6 +64,10 @@ struct OptimizerInfo {
   Dict sparse_kwargs;
   // Group keys older releases lacked (test_can_load_older_state_dict).
   std::vector<std::string> not_og_supported_flags{"foreach", "differentiable", "maximize", "capturable"};
+  // TestDifferentiableOptimizer: configs (differentiable=True added) and the
+  // per-parameter state a step starts from, for a float64 param of `shape`.
+  std::vector<Dict> differentiable_configs;
+  std::function<Dict(const Shape& shape, Generator& gen)> differentiable_state;
   // Tolerance of fused float16/bfloat16 parity (test_fused_matches_forloop).
   double fused_half_tolerance = 5e-3;
   // Tests this optimizer skips, with the reason (PyTorch's DecorateInfo skips).
@@ -74,6 +78,8 @@ struct OptimizerInfo {
 };
 
 const std::vector<OptimizerInfo>& optim_db();
+// The rows a test runs for: those whose `skips` do not name it.
+std::vector<std::reference_wrapper<const OptimizerInfo>> rows_for(const std::string& test);
 // The errors every optimizer shares (optimizers.md §16), then the row's own.
 std::vector<ErrorInput> all_error_inputs(const OptimizerInfo& info);
 
@@ -81,7 +87,8 @@ std::vector<ErrorInput> all_error_inputs(const OptimizerInfo& info);
 // copy per flag set True. Unlike PyTorch on the CPU this also adds
 // foreach=True: descent's foreach path is its own code on every device.
 // Flags in `skip` are left out; capturable configs are dropped (CPU).
-std::vector<Dict> expanded_configs(const OptimizerInfo& info, Dtype dtype, const std::set<std::string>& skip = {});
+std::vector<Dict> expanded_configs(const OptimizerInfo& info, Dtype dtype,
+                                   const std::set<std::string>& skip = {});
 
 // Short text of a config for failure messages: "{lr: 0.01, fused: True}".
 std::string describe(const Dict& kwargs);

@@ -76,6 +76,12 @@ inline std::string unescape(const std::string& s) {
   return out;
 }
 
+// Restores the default dtype when a test that changes it ends, even by a failed REQUIRE.
+struct DefaultDtypeGuard {
+  Dtype saved = get_default_dtype();
+  ~DefaultDtypeGuard() { set_default_dtype(saved); }
+};
+
 struct Tolerance {
   double rtol = 0.0, atol = 0.0;
   bool signed_zero = true;  // exact comparisons tell -0.0 from 0.0

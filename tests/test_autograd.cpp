@@ -312,6 +312,12 @@ TEST_SUITE("autograd") {
     (y * y + z).sum().backward();
     check_values(y.grad(), {6, 12});
     CHECK(!z.grad().defined());
+    // After an in-place op the retained gradient is the one of the new value.
+    Tensor r = x * 1;
+    r.retain_grad();
+    r.mul_(2);
+    (r * r).sum().backward();
+    check_values(r.grad(), {4, 8});
     CHECK_THROWS_WITH_AS(vec({1}).retain_grad(), doctest::Contains("can't retain_grad on Tensor that has requires_grad=False"),
                          RuntimeError);
   }
@@ -402,6 +408,23 @@ struct TooManyGrads : ag::Function<TooManyGrads> {
   static ag::tensor_list backward(ag::AutogradContext*, ag::tensor_list grads) { return {grads[0], grads[0]}; }
 };
 
+// Two outputs: the values and (non-differentiable) their argsort-like ranks.
+struct SplitHalves : ag::Function<SplitHalves> {
+  static ag::tensor_list forward(ag::AutogradContext* ctx, const Tensor& x, const Tensor& scale) {
+    ctx->saved_data["needs_scale"] = ctx->needs_input_grad(1);
+    ctx->save_for_backward({scale});
+    Tensor ranks = arange(2);
+    ctx->mark_non_differentiable({ranks});
+    return {x.narrow(0, 0, 1) * scale, x.narrow(0, 1, 1) * scale, ranks};
+  }
+  static ag::tensor_list backward(ag::AutogradContext* ctx, ag::tensor_list grads) {
+    Tensor scale = ctx->get_saved_variables()[0];
+    CHECK(!std::any_cast<bool>(ctx->saved_data["needs_scale"]));
+    // An output that took no part in the loss gets a zero gradient, not an undefined one.
+    return {cat({grads[0], grads[1]}) * scale, Tensor()};
+  }
+};
+
 struct WrongShape : ag::Function<WrongShape> {
   static Tensor forward(ag::AutogradContext*, const Tensor& x) { return x * 2; }
   static ag::tensor_list backward(ag::AutogradContext*, ag::tensor_list) { return {ones({2}, {.dtype = kFloat64})}; }
@@ -422,6 +445,17 @@ TEST_SUITE("autograd custom functions") {
     s.sum().backward();
     check_values(x.grad(), {2.5, 2.5});
     CHECK(!Cube::apply(vec({1})).requires_grad());
+  }
+
+  TEST_CASE("several outputs, non-differentiable outputs, needs_input_grad") {
+    Tensor x = leaf({1, 2});
+    Tensor scale = vec({3});
+    auto outs = SplitHalves::apply(x, scale);
+    REQUIRE(outs.size() == 3);
+    CHECK(outs[0].requires_grad());
+    CHECK(!outs[2].requires_grad());
+    outs[0].sum().backward();
+    check_values(x.grad(), {3, 0});
   }
 
   TEST_CASE("errors of custom backward") {

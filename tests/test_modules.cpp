@@ -45,6 +45,20 @@ nn::NamedTensors params_of(const FixtureCase& c, const std::string& prefix) {
 }
 }  // namespace
 
+namespace {
+// The custom module of docs/autograd.md.
+struct TwoLayer : nn::Cloneable<TwoLayer> {
+  TwoLayer() { reset(); }
+  void reset() override {
+    fc1 = register_module("fc1", std::make_shared<nn::Linear>(4, 8));
+    fc2 = register_module("fc2", std::make_shared<nn::Linear>(8, 1));
+  }
+  Tensor forward(const Tensor& x) override { return (*fc2)((*fc1)(x).relu()); }
+  std::string name() const override { return "TwoLayer"; }
+  std::shared_ptr<nn::Linear> fc1, fc2;
+};
+}  // namespace
+
 TEST_SUITE("modules") {
   TEST_CASE("MLP forward and backward match PyTorch") {
     auto cases = load_fixture("autograd/modules.txt");
@@ -390,6 +404,35 @@ TEST_SUITE("modules") {
     CHECK(!equal(copy_lin->weight, lin->weight));
     auto bn_copy = std::dynamic_pointer_cast<nn::BatchNorm1d>(model.at<nn::BatchNorm1d>(1)->clone());
     CHECK(bn_copy->running_mean.is_same(bn_copy->named_buffers()[0].second));
+  }
+
+  TEST_CASE("a custom module: registration, clone, apply, errors") {
+    TwoLayer net;
+    CHECK(net.parameters().size() == 4);
+    CHECK(net.named_parameters()[2].first == "fc2.weight");
+    CHECK(net(randn({3, 4})).sizes() == Shape{3, 1});
+    auto copy = std::dynamic_pointer_cast<TwoLayer>(net.clone());
+    REQUIRE(copy);
+    CHECK(copy->fc1 != net.fc1);
+    CHECK(copy->fc1->weight.is_same(copy->named_parameters()[0].second));
+    CHECK(equal(copy->fc2->bias, net.fc2->bias));
+    int visited = 0;
+    net.apply([&](nn::Module& m) {
+      if (dynamic_cast<nn::Linear*>(&m)) ++visited;
+    });
+    CHECK(visited == 2);
+    CHECK(net.repr() ==
+          "TwoLayer(\n  (fc1): Linear(in_features=4, out_features=8, bias=True)\n"
+          "  (fc2): Linear(in_features=8, out_features=1, bias=True)\n)");
+    CHECK_THROWS_WITH_AS(net.register_parameter("a.b", zeros({1})), doctest::Contains("parameter name can't contain \".\""),
+                         KeyError);
+    CHECK_THROWS_WITH_AS(net.register_parameter("c", ones({1}, {.requires_grad = true}) * 2),
+                         doctest::Contains("Cannot assign non-leaf Tensor to parameter 'c'"), ValueError);
+    struct Plain : nn::Module {
+      std::string name() const override { return "Plain"; }
+    };
+    CHECK_THROWS_WITH_AS(Plain().clone(), doctest::Contains("clone: Plain does not support deep copies"),
+                         NotImplementedError);
   }
 
   TEST_CASE("default initialisation follows PyTorch's distributions and is seeded") {

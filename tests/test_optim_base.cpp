@@ -28,19 +28,22 @@ TEST_CASE("add_param_group errors and warnings") {
       CHECK(opt->param_groups().back().params.size() == 2);
     }
     CHECK_THROWS_WITH_AS(opt->add_param_group(ParamGroup({b, a})),
-                         doctest::Contains("some parameters appear in more than one parameter group"), ValueError);
+                         doctest::Contains("some parameters appear in more than one parameter group"),
+                         ValueError);
     CHECK_THROWS_WITH_AS(opt->add_param_group(ParamGroup({leaf({2}).mul(3.0)})),
                          doctest::Contains("can't optimize a non-leaf Tensor"), ValueError);
     CHECK_THROWS_WITH_AS(opt->add_param_group(ParamGroup({Tensor()})),
                          doctest::Contains("optimizer can only optimize Tensors"), TypeError);
-    CHECK_THROWS_WITH_AS(opt->add_param_group(ParamGroup(std::vector<std::pair<std::string, Tensor>>{{"w", b}})),
-                         doctest::Contains("cannot add param group with names to the optimizer"), ValueError);
+    CHECK_THROWS_WITH_AS(
+        opt->add_param_group(ParamGroup(std::vector<std::pair<std::string, Tensor>>{{"w", b}})),
+        doctest::Contains("cannot add param group with names to the optimizer"), ValueError);
     // A failed add_param_group adds nothing.
     CHECK(opt->param_groups().size() == 2);
 
     auto named = make(info, Params(std::vector<std::pair<std::string, Tensor>>{{"a", leaf({2})}}));
     CHECK_THROWS_WITH_AS(named->add_param_group(ParamGroup({b})),
-                         doctest::Contains("cannot add param group without names to the optimizer"), ValueError);
+                         doctest::Contains("cannot add param group without names to the optimizer"),
+                         ValueError);
     CHECK_NOTHROW(named->add_param_group(ParamGroup(std::vector<std::pair<std::string, Tensor>>{{"b", b}})));
     CHECK(*named->param_groups()[1].param_names == std::vector<std::string>{"b"});
   }
@@ -154,27 +157,38 @@ TEST_CASE("hyper-parameters are read from the group at every step") {
   }
 }
 
-TEST_CASE("test_step_post_hook / test_step_pre_hook") {
-  for (const OptimizerInfo& info : optim_db()) {
+TEST_CASE("test_step_post_hook") {
+  for (const OptimizerInfo& info : rows_for("test_step_post_hook")) {
     INFO(info.name);
     auto opt = make(info, Params{tensor<double>({1.0, 1.0}, {.dtype = kFloat32})});
-    int post_data = 2;
-    auto post = opt->register_step_post_hook([&](Optimizer&, const optim::StepArgs&) { post_data += 2; });
-    int pre_data = 5;
-    auto pre = opt->register_step_pre_hook([&](Optimizer&, const optim::StepArgs&) -> std::optional<optim::StepArgs> {
-      pre_data += 2;
-      return std::nullopt;
-    });
+    int data = 2;
+    auto handle = opt->register_step_post_hook([&](Optimizer&, const optim::StepArgs&) { data += 2; });
     opt->step();
     opt->step();
-    CHECK(post_data == 6);
-    CHECK(pre_data == 9);
-    post.remove();
-    pre.remove();
-    pre.remove();  // idempotent
+    CHECK(data == 6);
+    handle.remove();
+    handle.remove();  // idempotent
     opt->step();
-    CHECK(post_data == 6);
-    CHECK(pre_data == 9);
+    CHECK(data == 6);
+  }
+}
+
+TEST_CASE("test_step_pre_hook") {
+  for (const OptimizerInfo& info : rows_for("test_step_pre_hook")) {
+    INFO(info.name);
+    auto opt = make(info, Params{tensor<double>({1.0, 1.0}, {.dtype = kFloat32})});
+    int data = 5;
+    auto handle = opt->register_step_pre_hook(
+        [&](Optimizer&, const optim::StepArgs&) -> std::optional<optim::StepArgs> {
+          data += 2;
+          return std::nullopt;
+        });
+    opt->step();
+    opt->step();
+    CHECK(data == 9);
+    handle.remove();
+    opt->step();
+    CHECK(data == 9);
   }
 }
 
@@ -195,7 +209,7 @@ TEST_CASE("a step pre-hook may replace the closure") {
 }
 
 TEST_CASE("test_step_all_hooks") {
-  for (const OptimizerInfo& info : optim_db()) {
+  for (const OptimizerInfo& info : rows_for("test_step_all_hooks")) {
     INFO(info.name);
     auto opt = make(info, Params{leaf({2})});
     auto sgd = optim::make_optimizer("SGD", Params{leaf({2})});
@@ -236,4 +250,26 @@ TEST_CASE("removing a hook after its optimizer is gone is harmless") {
     }
     CHECK_NOTHROW(handle.remove());
   }
+}
+
+TEST_CASE("make_optimizer: every registry row by name, keyword errors as Python's") {
+  auto names = optim::optimizer_names();
+  for (const OptimizerInfo& info : optim_db()) {
+    INFO(info.name);
+    CHECK(std::find(names.begin(), names.end(), info.name) != names.end());
+    auto opt = make(info, Params{leaf({2})}, Dict{{"lr", 0.25}});
+    CHECK(opt->name() == info.name);
+    CHECK(opt->param_groups()[0].lr() == 0.25);
+    std::string unexpected = info.name + ".__init__() got an unexpected keyword argument 'bogus'";
+    CHECK_THROWS_WITH_AS(make(info, Params{leaf({2})}, Dict{{"lr", 0.1}, {"bogus", true}}),
+                         doctest::Contains(unexpected.c_str()), TypeError);
+    CHECK_THROWS_WITH_AS(make(info, Params{leaf({2})}, Dict{{"foreach", 1.0}}),
+                         doctest::Contains("'foreach' must be bool or None"), TypeError);
+  }
+  CHECK_THROWS_WITH_AS(optim::make_optimizer("Adamm", Params{leaf({2})}),
+                       doctest::Contains("unknown optimizer 'Adamm'"), ValueError);
+  CHECK_THROWS_WITH_AS(optim::make_optimizer("Adam", Params{leaf({2})}, Dict{{"betas", 0.9}}),
+                       doctest::Contains("'betas' must be a tuple of 2 values"), TypeError);
+  auto adam = optim::make_optimizer("Adam", Params{leaf({2})}, Dict{{"betas", Value::tuple({0.8, 0.9})}});
+  CHECK(adam->param_groups()[0].at("betas") == Value::tuple({0.8, 0.9}));
 }

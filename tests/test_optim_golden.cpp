@@ -25,7 +25,8 @@ Tolerance golden_tolerance(Dtype dtype) {
 }
 
 std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
@@ -53,7 +54,8 @@ void replay(const OptimizerInfo& info, const FixtureCase& c, const Impl& impl) {
     kwargs.set(impl.flag, true);
   }
   INFO(c.name, " ", impl.name);
-  std::vector<Tensor> params{c.tensor("init0").clone().requires_grad_(), c.tensor("init1").clone().requires_grad_()};
+  std::vector<Tensor> params{c.tensor("init0").clone().requires_grad_(),
+                             c.tensor("init1").clone().requires_grad_()};
   auto opt = make(info, Params(params), kwargs);
   Tolerance tol = golden_tolerance(dtype);
   double& worst = deviations()[info.name + " " + impl.name + " " + to_string(dtype)];

@@ -3,6 +3,7 @@
 // (lazy dtype check, found_inf), complex params, sparse gradients.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 
@@ -34,7 +35,8 @@ void check_and_set(const Tensor& actual, const Tensor& expected, Tolerance tol, 
 // 7 iterations with `flag` False and True; grads None at iteration 2, the
 // second layer frozen at iterations 3 and 4; params and state compared after
 // every iteration.
-void compare_derived(const OptimizerInfo& info, Dict config, const std::string& flag, Dtype dtype, Tolerance tol) {
+void compare_derived(const OptimizerInfo& info, Dict config, const std::string& flag, Dtype dtype,
+                     Tolerance tol) {
   INFO(info.name, " ", describe(config), " ", flag, " ", to_string(dtype));
   double& worst = parity_deviations()[info.name + " " + flag + " " + to_string(dtype)];
   Tensor input = tensor<double>({0.1, 0.2, 0.3, 0.4, 0.5, 0.6}, {3, 2}).to(dtype);
@@ -56,6 +58,8 @@ void compare_derived(const OptimizerInfo& info, Dict config, const std::string& 
     auto opt = make(info, Params(params), config);
     runs.push_back({mlp, params, std::move(opt)});
   }
+  std::vector<Tensor> initial;
+  for (const Tensor& p : runs[0].params) initial.push_back(p.detach().clone());
   for (int i = 0; i < 7; ++i) {
     for (Run& run : runs) {
       run.opt->zero_grad();
@@ -86,6 +90,17 @@ void compare_derived(const OptimizerInfo& info, Dict config, const std::string& 
       }
     }
   }
+  // The comparison means something only if the steps moved the model. The
+  // extra param never steps (zero_grad clears its grad before the first
+  // step, as in PyTorch); in float16/bfloat16 most lr·grad are below one ulp.
+  bool half = dtype == kFloat16 || dtype == kBFloat16;
+  std::size_t moved = 0;
+  for (std::size_t k = 0; k < runs[0].mlp.params.size(); ++k) {
+    bool m = !equal(runs[0].params[k].detach(), initial[k]);
+    moved += m;
+    if (!half) CHECK_MESSAGE(m, "param ", k, " never moved");
+  }
+  CHECK(moved > 0);
 }
 
 std::vector<Dict> cpu_inputs(const OptimizerInfo& info, Dtype dtype) {
@@ -104,7 +119,7 @@ void print_deviations(const char* what) {
 }  // namespace
 
 TEST_CASE("test_foreach_matches_forloop") {
-  for (const OptimizerInfo& info : optim_db()) {
+  for (const OptimizerInfo& info : rows_for("test_foreach_matches_forloop")) {
     if (!info.supports("foreach")) continue;
     for (Dict config : cpu_inputs(info, kFloat64)) {
       // Adam rejects a tensor lr with foreach (not capturable on the CPU).
@@ -117,12 +132,13 @@ TEST_CASE("test_foreach_matches_forloop") {
 }
 
 TEST_CASE("test_fused_matches_forloop") {
-  for (const OptimizerInfo& info : optim_db()) {
+  for (const OptimizerInfo& info : rows_for("test_fused_matches_forloop")) {
     if (!info.supports("fused")) continue;
     for (Dtype dtype : info.fused_dtypes)
       for (const Dict& config : cpu_inputs(info, dtype)) {
         bool half = dtype == kFloat16 || dtype == kBFloat16;
-        Tolerance tol = half ? Tolerance{info.fused_half_tolerance, info.fused_half_tolerance} : default_tolerance(dtype);
+        Tolerance tol =
+            half ? Tolerance{info.fused_half_tolerance, info.fused_half_tolerance} : default_tolerance(dtype);
         compare_derived(info, config, "fused", dtype, tol);
       }
   }
@@ -133,15 +149,16 @@ TEST_CASE("test_fused_matches_forloop") {
 // floating point; the check is lazy (at the first step), and the optimizer
 // works once the params hold floating point data.
 TEST_CASE("test_fused_error_on_params_on_meta") {
-  for (const OptimizerInfo& info : optim_db()) {
+  for (const OptimizerInfo& info : rows_for("test_fused_error_on_params_on_meta")) {
     if (!info.supports("fused")) continue;
     INFO(info.name);
     std::vector<Tensor> params{zeros({2, 3}, {.dtype = kInt64}), zeros({3}, {.dtype = kInt64})};
     std::unique_ptr<Optimizer> opt;
     REQUIRE_NOTHROW(opt = make(info, Params(params), Dict{{"fused", true}}));
     for (Tensor& p : params) p.set_grad(ones_like(p));
-    CHECK_THROWS_WITH_AS(opt->step(), doctest::Contains("`fused=True` requires all the params to be floating point Tensors"),
-                         RuntimeError);
+    CHECK_THROWS_WITH_AS(
+        opt->step(), doctest::Contains("`fused=True` requires all the params to be floating point Tensors"),
+        RuntimeError);
     opt->zero_grad(true);
     for (Tensor& p : params) {
       autograd::set_data(p, randn(p.sizes()));
@@ -152,7 +169,7 @@ TEST_CASE("test_fused_error_on_params_on_meta") {
 }
 
 TEST_CASE("test_fused_does_not_step_if_foundinf") {
-  for (const OptimizerInfo& info : optim_db()) {
+  for (const OptimizerInfo& info : rows_for("test_fused_does_not_step_if_foundinf")) {
     if (!info.supports("fused")) continue;
     for (Dict config : cpu_inputs(info, kFloat32))
       for (bool with_scale : {true, false}) {
@@ -184,22 +201,26 @@ TEST_CASE("test_fused_does_not_step_if_foundinf") {
         ref_opt->step();
         opt->found_inf = zeros({});
         opt->step();
-        for (const Tensor& p : params) CHECK(mismatch(p.detach(), ref[0].detach(), default_tolerance(kFloat32)) == "");
+        for (const Tensor& p : params)
+          CHECK(mismatch(p.detach(), ref[0].detach(), default_tolerance(kFloat32)) == "");
       }
   }
 }
 
 TEST_CASE("test_complex") {
-  for (const OptimizerInfo& info : optim_db()) {
+  for (const OptimizerInfo& info : rows_for("test_complex")) {
     if (!info.supports_complex) continue;
     for (const Dict& config : expanded_configs(info, kComplex64, {"differentiable", "fused"})) {
       INFO(info.name, " ", describe(config));
       Generator gen(21);
-      auto crandn = [&](const Shape& s) { return complex(randn(s, {}, &gen), randn(s, {}, &gen)).requires_grad_(); };
+      auto crandn = [&](const Shape& s) {
+        return complex(randn(s, {}, &gen), randn(s, {}, &gen)).requires_grad_();
+      };
       std::vector<Tensor> params{crandn({10, 5}), crandn({10}), randn({10, 5}, {}, &gen).requires_grad_()};
       std::vector<Tensor> real_params;
       for (const Tensor& p : params)
-        real_params.push_back((p.is_complex() ? view_as_real(p.detach()) : p.detach()).clone().requires_grad_());
+        real_params.push_back(
+            (p.is_complex() ? view_as_real(p.detach()) : p.detach()).clone().requires_grad_());
       auto opt = make(info, Params(params), config);
       auto real_opt = make(info, Params(real_params), config);
       for (int i = 0; i < 3; ++i) {
@@ -226,7 +247,7 @@ TEST_CASE("test_complex_2d") {
     Tensor a = 1.0 - x, b = y - x * x;
     return a * a + 100.0 * b * b;
   };
-  for (const OptimizerInfo& info : optim_db()) {
+  for (const OptimizerInfo& info : rows_for("test_complex_2d")) {
     if (!info.supports_complex) continue;
     for (const Dict& config : expanded_configs(info, kComplex64, {"differentiable", "fused"})) {
       INFO(info.name, " ", describe(config));
@@ -238,6 +259,7 @@ TEST_CASE("test_complex_2d") {
       auto opt2 = make(info, Params{a1_real, a1_imag}, config);
       Tolerance tol = default_tolerance(kComplex64);
       double worst = 0;
+      Tensor start = a1.detach().clone();
       for (int i = 0; i < 3; ++i) {
         opt1->zero_grad();
         Tensor loss1 = rosen(a1).abs();
@@ -253,6 +275,7 @@ TEST_CASE("test_complex_2d") {
         check_and_set(a1_real, real(a1.detach()), tol, worst);
         check_and_set(a1_imag, imag(a1.detach()), tol, worst);
       }
+      CHECK_FALSE(equal(a1.detach(), start));
     }
   }
 }
@@ -260,14 +283,15 @@ TEST_CASE("test_complex_2d") {
 // Cyclic coordinate descent on Rosenbrock with uncoalesced sparse gradients
 // (the value split 1/4 + 3/4 over a repeated index) against a dense twin.
 TEST_CASE("test_rosenbrock_sparse") {
-  for (const OptimizerInfo& info : optim_db()) {
+  for (const OptimizerInfo& info : rows_for("test_rosenbrock_sparse")) {
     if (!info.supports_sparse || info.sparse_kwargs.empty()) continue;
     // The configs without the sparse metadata's keys, de-duplicated, empty ones dropped.
     std::vector<Dict> configs{{}};
     for (Dict c : expanded_configs(info, kFloat64, {"differentiable", "fused"})) {
       for (const auto& [key, value] : info.sparse_kwargs) c.erase(key);
       bool empty = true;
-      for (const auto& [key, value] : c) empty = empty && key == Key(std::string("foreach")) && !value.to_bool();
+      for (const auto& [key, value] : c)
+        empty = empty && key == Key(std::string("foreach")) && !value.to_bool();
       if (empty) continue;
       if (std::find(configs.begin(), configs.end(), Value(c)) == configs.end()) configs.push_back(c);
     }
@@ -308,11 +332,86 @@ TEST_CASE("test_rosenbrock_sparse") {
             if (!diff.empty()) break;
           }
         }
+        CHECK_FALSE(equal(sparse_params[0], tensor<double>({1.5, 1.5}, {.dtype = kFloat32})));
         if (flag_on(config, "maximize")) {
           CHECK(rosenbrock(sparse_params[0]) >= rosenbrock(tensor<double>({1.5, 1.5})));
         } else {
           CHECK((sparse_params[0].to(kFloat64) - 1.0).norm().item<double>() <= initial_distance);
         }
+      }
+  }
+}
+
+// CPU analogue of the 2-GPU test: params of every floating dtype (and an
+// int64 tensor that never gets a grad) in one group, so foreach and fused
+// split them into dtype buckets; flag off vs on within 5x the default
+// tolerances.
+TEST_CASE("test_mixed_device_dtype") {
+  for (const OptimizerInfo& info : rows_for("test_mixed_device_dtype"))
+    for (const char* flag : {"foreach", "fused"}) {
+      if (!info.supports(flag)) continue;
+      for (Dict config : cpu_inputs(info, kFloat32)) {
+        const Value* lr = config.find("lr");
+        if (std::string(flag) == "foreach" && lr && lr->is_tensor() && info.has_capturable_arg) continue;
+        INFO(info.name, " ", describe(config), " ", flag);
+        std::vector<Dtype> dtypes{kFloat64, kFloat32, kFloat16, kBFloat16};
+        std::vector<std::vector<Tensor>> runs(2);
+        std::vector<std::unique_ptr<Optimizer>> opts;
+        for (int r = 0; r < 2; ++r) {
+          Generator gen(8);
+          for (Dtype d : dtypes)
+            runs[r].push_back(randn({4, 3}, {.dtype = kFloat64}, &gen).to(d).requires_grad_());
+          runs[r].push_back(zeros({3}, {.dtype = kInt64}));
+          config.set(flag, r == 1);
+          opts.push_back(make(info, Params(runs[r]), config));
+        }
+        int steps = std::string(flag) == "fused" ? 1 : 7;
+        Generator grads(9);
+        for (int i = 0; i < steps; ++i) {
+          for (std::size_t k = 0; k < dtypes.size(); ++k) {
+            Tensor g = randn({4, 3}, {.dtype = kFloat64}, &grads).to(dtypes[k]);
+            runs[0][k].set_grad(g);
+            runs[1][k].set_grad(g.clone());
+          }
+          opts[0]->step();
+          opts[1]->step();
+        }
+        for (std::size_t k = 0; k < dtypes.size(); ++k) {
+          Tolerance tol = default_tolerance(dtypes[k]);
+          tol = {5 * tol.rtol, 5 * tol.atol};
+          std::string diff = mismatch(runs[1][k].detach(), runs[0][k].detach(), tol);
+          CHECK_MESSAGE(diff.empty(), to_string(dtypes[k]), ": ", diff);
+          for (const auto& [key, value] : opts[0]->state()[runs[0][k]]) {
+            if (!value.is_tensor()) continue;
+            diff = mismatch(opts[1]->state()[runs[1][k]].at(key).to_tensor(), value.to_tensor(), tol);
+            CHECK_MESSAGE(diff.empty(), to_string(dtypes[k]), " state ", key_to_string(key), ": ", diff);
+          }
+        }
+      }
+    }
+}
+
+// CPU analogue of test_set_default_dtype_works_with_foreach's step-dtype
+// rule: `step` is float64 under a float64 default dtype, else float32;
+// fused keeps float32 on the param's device.
+TEST_CASE("test_set_default_dtype_works_with_foreach (step dtype)") {
+  struct DefaultDtype {
+    Dtype saved = get_default_dtype();
+    explicit DefaultDtype(Dtype d) { set_default_dtype(d); }
+    ~DefaultDtype() { set_default_dtype(saved); }
+  };
+  for (const OptimizerInfo& info : rows_for("test_set_default_dtype_works_with_foreach")) {
+    if (!info.has_step_state) continue;
+    for (Dtype default_dtype : {kFloat64, kFloat32})
+      for (const Dict& config : expanded_configs(info, kFloat64, {"differentiable"})) {
+        INFO(info.name, " ", describe(config), " default ", to_string(default_dtype));
+        DefaultDtype guard(default_dtype);
+        Tensor p = randn({3}, {.dtype = kFloat64}).requires_grad_();
+        auto opt = make(info, Params{p}, config);
+        p.set_grad(randn({3}, {.dtype = kFloat64}));
+        opt->step();
+        Dtype expected = flag_on(config, "fused") ? kFloat32 : default_dtype;
+        CHECK(opt->state()[p].at("step").to_tensor().dtype() == expected);
       }
   }
 }

@@ -2,9 +2,9 @@
 // #10, #26-#30, #32-#37) and the base-class load rules of optimizer-base.md
 // §6-§8: layout, casting, compatibility, atomic failure, checkpoint files.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <filesystem>
-#include <unistd.h>
 
 #include "descent/optim/checkpoint.h"
 #include "optim_registry.h"
@@ -52,7 +52,7 @@ void step_n(Optimizer& opt, const std::function<Tensor()>& closure, int n) {
 }  // namespace
 
 TEST_CASE("test_state_dict_deterministic") {
-  for (const OptimizerInfo& info : optim_db()) {
+  for (const OptimizerInfo& info : rows_for("test_state_dict_deterministic")) {
     if (info.only_supports_sparse_grads) continue;
     Quadratic q(2, 3, kFloat32, 13);
     for (const Dict& config : expanded_configs(info, kFloat32, {"differentiable"}))
@@ -60,7 +60,8 @@ TEST_CASE("test_state_dict_deterministic") {
         for (bool named1 : {false, true}) {
           INFO(info.name, " ", describe(config), " named: ", named0, " ", named1);
           auto opt = make(info, maybe_named({q.weight, q.bias}, named0), config);
-          step_n(*opt, [&] { return q.closure(*opt); }, 10);
+          step_n(
+              *opt, [&] { return q.closure(*opt); }, 10);
           Quadratic c = q;
           c.weight = q.weight.detach().clone().requires_grad_();
           c.bias = q.bias.detach().clone().requires_grad_();
@@ -74,38 +75,43 @@ TEST_CASE("test_state_dict_deterministic") {
             CHECK(equal(q.weight, c.weight));
             CHECK(equal(q.bias, c.bias));
           }
-          CHECK(Value(without_param_names(opt->state_dict())) == Value(without_param_names(opt_c->state_dict())));
+          CHECK(Value(without_param_names(opt->state_dict())) ==
+                Value(without_param_names(opt_c->state_dict())));
           // Repeated parameters serialise with the ids of their first occurrence.
           auto groups = opt_c->param_groups();
           for (const ParamGroup& g : groups) opt_c->param_groups().push_back(g);
           Dict sd = without_param_names(opt->state_dict());
           Dict sd_c = without_param_names(opt_c->state_dict());
-          CHECK(sd.at("param_groups").to_list().items.back() == sd_c.at("param_groups").to_list().items.back());
+          CHECK(sd.at("param_groups").to_list().items.back() ==
+                sd_c.at("param_groups").to_list().items.back());
         }
   }
 }
 
 TEST_CASE("test_can_load_older_state_dict") {
-  for (const OptimizerInfo& info : optim_db()) {
+  for (const OptimizerInfo& info : rows_for("test_can_load_older_state_dict")) {
     if (info.only_supports_sparse_grads) continue;
     for (const Dict& config : expanded_configs(info, kFloat32, {"differentiable"})) {
       INFO(info.name, " ", describe(config));
       SmallModel m;
       auto opt = make(info, Params(m.model.parameters()), config);
-      step_n(*opt, [&] { return m.closure(*opt); }, 3);
+      step_n(
+          *opt, [&] { return m.closure(*opt); }, 3);
       Dict sd = deepcopy(opt->state_dict()).to_dict();
       for (Value& group : sd.at("param_groups").to_list().items)
         for (const std::string& flag : info.not_og_supported_flags) group.to_dict().erase(flag);
       opt->load_state_dict(sd);
       // The optimizer's load fix-ups restore every flag older releases lacked.
-      for (const std::string& flag : info.not_og_supported_flags) CHECK(opt->param_groups()[0].contains(flag));
-      CHECK_NOTHROW(step_n(*opt, [&] { return m.closure(*opt); }, 1));
+      for (const std::string& flag : info.not_og_supported_flags)
+        CHECK(opt->param_groups()[0].contains(flag));
+      CHECK_NOTHROW(step_n(
+          *opt, [&] { return m.closure(*opt); }, 1));
     }
   }
 }
 
 TEST_CASE("test_can_load_from_to_named_state_dict") {
-  for (const OptimizerInfo& info : optim_db()) {
+  for (const OptimizerInfo& info : rows_for("test_can_load_from_to_named_state_dict")) {
     if (info.only_supports_sparse_grads) continue;
     for (const Dict& config : expanded_configs(info, kFloat32, {"differentiable"}))
       for (bool named0 : {false, true})
@@ -116,10 +122,12 @@ TEST_CASE("test_can_load_from_to_named_state_dict") {
             return named ? Params(m.model.named_parameters()) : Params(m.model.parameters());
           };
           auto opt = make(info, params(named0), config);
-          step_n(*opt, [&] { return m.closure(*opt); }, 3);
+          step_n(
+              *opt, [&] { return m.closure(*opt); }, 3);
           auto opt2 = make(info, params(named1), config);
           CHECK_NOTHROW(opt2->load_state_dict(opt->state_dict()));
-          CHECK_NOTHROW(step_n(*opt2, [&] { return m.closure(*opt2); }, 1));
+          CHECK_NOTHROW(step_n(
+              *opt2, [&] { return m.closure(*opt2); }, 1));
           if (named0 || named1) {
             const auto& names = opt2->param_groups()[0].param_names;
             REQUIRE(names.has_value());
@@ -130,8 +138,9 @@ TEST_CASE("test_can_load_from_to_named_state_dict") {
 }
 
 TEST_CASE("test_save_load_equality_with_weights_only") {
-  auto path = std::filesystem::temp_directory_path() / ("descent-optim-" + std::to_string(::getpid()) + ".dckpt");
-  for (const OptimizerInfo& info : optim_db())
+  auto path =
+      std::filesystem::temp_directory_path() / ("descent-optim-" + std::to_string(::getpid()) + ".dckpt");
+  for (const OptimizerInfo& info : rows_for("test_save_load_equality_with_weights_only"))
     for (const Dict& config : expanded_configs(info, kFloat32, {"differentiable"}))
       for (bool named : {false, true}) {
         INFO(info.name, " ", describe(config), " named: ", named);
@@ -147,7 +156,7 @@ TEST_CASE("test_save_load_equality_with_weights_only") {
 }
 
 TEST_CASE("test_load_nontensor_step") {
-  for (const OptimizerInfo& info : optim_db())
+  for (const OptimizerInfo& info : rows_for("test_load_nontensor_step"))
     for (const Dict& config : expanded_configs(info, kFloat32, {"differentiable"})) {
       INFO(info.name, " ", describe(config));
       std::vector<Tensor> params{rand({2, 3}).requires_grad_(), rand({2, 3}).requires_grad_()};
@@ -179,10 +188,16 @@ TEST_CASE("state_dict layout (optimizer-base.md §6)") {
   CHECK(sd.keys() == std::vector<Key>{std::string("state"), std::string("param_groups")});
   const Dict& state = sd.at("state").to_dict();
   CHECK(state.keys() == std::vector<Key>{int64_t{0}});
-  CHECK(state.at(int64_t{0}).to_dict().at("momentum_buffer").to_tensor().is_same(opt->state()[p].at("momentum_buffer").to_tensor()));
-  Dict expected_group{{"lr", 0.1},       {"momentum", 0.9},        {"dampening", 0},      {"weight_decay", 0},
-                      {"nesterov", false}, {"maximize", false},     {"foreach", Value()},  {"differentiable", false},
-                      {"fused", Value()},  {"params", Value::list({int64_t{0}})}};
+  CHECK(state.at(int64_t{0})
+            .to_dict()
+            .at("momentum_buffer")
+            .to_tensor()
+            .is_same(opt->state()[p].at("momentum_buffer").to_tensor()));
+  Dict expected_group{{"lr", 0.1},          {"momentum", 0.9},
+                      {"dampening", 0},     {"weight_decay", 0},
+                      {"nesterov", false},  {"maximize", false},
+                      {"foreach", Value()}, {"differentiable", false},
+                      {"fused", Value()},   {"params", Value::list({int64_t{0}})}};
   CHECK(Value(sd.at("param_groups").to_list().items[0]) == Value(expected_group));
 }
 
@@ -211,7 +226,8 @@ TEST_CASE("load_state_dict casts state to the param's dtype, except step") {
       // Loaded state never aliases the caller's dict.
       for (const auto& [key, value] : target->state()[narrow[0]])
         if (value.is_tensor())
-          CHECK(!value.to_tensor().is_same(sd.at("state").to_dict().at(int64_t{0}).to_dict().at(key).to_tensor()));
+          CHECK(!value.to_tensor().is_same(
+              sd.at("state").to_dict().at(int64_t{0}).to_dict().at(key).to_tensor()));
     }
 }
 
@@ -242,8 +258,8 @@ TEST_CASE("a failed load_state_dict leaves the optimizer exactly as it was") {
     Dict bad = deepcopy(good).to_dict();
     group0(bad).set("lr", 123.0);
     bad.at("param_groups").to_list().items[1].to_dict().at("params").to_list().items.clear();
-    CHECK_THROWS_WITH_AS(opt->load_state_dict(bad), doctest::Contains("doesn't match the size of optimizer's group"),
-                         ValueError);
+    CHECK_THROWS_WITH_AS(opt->load_state_dict(bad),
+                         doctest::Contains("doesn't match the size of optimizer's group"), ValueError);
     expect_unchanged();
 
     bad = deepcopy(good).to_dict();
@@ -309,28 +325,38 @@ std::unique_ptr<Optimizer> hook_optimizer(const OptimizerInfo& info) {
 }
 }  // namespace
 
-TEST_CASE("test_state_dict_pre_hook / test_state_dict_post_hook / test_state_dict_pre_post_hook") {
-  for (const OptimizerInfo& info : optim_db()) {
+TEST_CASE("test_state_dict_pre_hook") {
+  for (const OptimizerInfo& info : rows_for("test_state_dict_pre_hook")) {
     INFO(info.name);
-    auto pre = hook_optimizer(info);
-    pre->register_state_dict_pre_hook([](Optimizer& o) { o.state().extra.set("test", 1); });
-    CHECK(pre->state_dict().at("state").to_dict().at("test") == Value(1));
+    auto opt = hook_optimizer(info);
+    opt->register_state_dict_pre_hook([](Optimizer& o) { o.state().extra.set("test", 1); });
+    CHECK(opt->state_dict().at("state").to_dict().at("test") == Value(1));
+  }
+}
 
-    auto post = hook_optimizer(info);
-    post->register_state_dict_post_hook(post_hook);
-    CHECK_FALSE(post->state_dict().at("ran_state_dict_pre_hook").to_bool());
+TEST_CASE("test_state_dict_post_hook") {
+  for (const OptimizerInfo& info : rows_for("test_state_dict_post_hook")) {
+    INFO(info.name);
+    auto opt = hook_optimizer(info);
+    opt->register_state_dict_post_hook(post_hook);
+    CHECK_FALSE(opt->state_dict().at("ran_state_dict_pre_hook").to_bool());
+  }
+}
 
-    auto both = hook_optimizer(info);
-    both->register_state_dict_pre_hook([](Optimizer& o) { o.state().extra.set("test", 1); });
-    both->register_state_dict_post_hook(post_hook);
-    Dict sd = both->state_dict();
+TEST_CASE("test_state_dict_pre_post_hook") {
+  for (const OptimizerInfo& info : rows_for("test_state_dict_pre_post_hook")) {
+    INFO(info.name);
+    auto opt = hook_optimizer(info);
+    opt->register_state_dict_pre_hook([](Optimizer& o) { o.state().extra.set("test", 1); });
+    opt->register_state_dict_post_hook(post_hook);
+    Dict sd = opt->state_dict();
     CHECK_FALSE(sd.at("state").to_dict().contains(std::string("test")));
     CHECK(sd.at("ran_state_dict_pre_hook").to_bool());
   }
 }
 
 TEST_CASE("test_load_state_dict_pre_hook_and_prepend") {
-  for (const OptimizerInfo& info : optim_db()) {
+  for (const OptimizerInfo& info : rows_for("test_load_state_dict_pre_hook_and_prepend")) {
     INFO(info.name);
     auto opt = hook_optimizer(info);
     Dict sd = opt->state_dict();
@@ -346,20 +372,25 @@ TEST_CASE("test_load_state_dict_pre_hook_and_prepend") {
   }
 }
 
-TEST_CASE("test_load_state_dict_post_hook / test_load_state_dict_pre_post_hook") {
-  for (const OptimizerInfo& info : optim_db()) {
+TEST_CASE("test_load_state_dict_post_hook") {
+  for (const OptimizerInfo& info : rows_for("test_load_state_dict_post_hook")) {
     INFO(info.name);
     auto opt = hook_optimizer(info);
     opt->register_load_state_dict_post_hook(load_post_hook);
     opt->load_state_dict(opt->state_dict());
     CHECK_FALSE(opt->state().extra.at("ran_load_state_dict_pre_hook2").to_bool());
     CHECK(opt->state().extra.at("ran_load_state_dict_post_hook").to_bool());
+  }
+}
 
-    auto both = hook_optimizer(info);
-    both->register_load_state_dict_pre_hook(load_pre_hook2);
-    both->register_load_state_dict_post_hook(load_post_hook);
-    both->load_state_dict(both->state_dict());
-    CHECK(both->state().extra.at("ran_load_state_dict_pre_hook2").to_bool());
-    CHECK(both->state().extra.at("ran_load_state_dict_post_hook").to_bool());
+TEST_CASE("test_load_state_dict_pre_post_hook") {
+  for (const OptimizerInfo& info : rows_for("test_load_state_dict_pre_post_hook")) {
+    INFO(info.name);
+    auto opt = hook_optimizer(info);
+    opt->register_load_state_dict_pre_hook(load_pre_hook2);
+    opt->register_load_state_dict_post_hook(load_post_hook);
+    opt->load_state_dict(opt->state_dict());
+    CHECK(opt->state().extra.at("ran_load_state_dict_pre_hook2").to_bool());
+    CHECK(opt->state().extra.at("ran_load_state_dict_post_hook").to_bool());
   }
 }

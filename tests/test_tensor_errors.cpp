@@ -129,7 +129,9 @@ TEST_CASE("unsupported dtypes") {
   CHECK_THROWS_WITH_AS(-b, Contains("on a bool tensor is not supported"), TypeError);
   CHECK_THROWS_WITH_AS(sub(b, b), Contains("subtraction, the `-` operator, with two bool tensors is not supported"),
                        TypeError);
-  CHECK_THROWS_WITH_AS(1 - b, Contains("with two bool tensors is not supported"), TypeError);
+  CHECK_THROWS_WITH_AS(1 - b, Contains("rsub: subtraction, the `-` operator, with a bool tensor is not supported"),
+                       TypeError);
+  CHECK_THROWS_WITH_AS(sub(ones({2}), true), Contains("with a bool tensor is not supported"), TypeError);
   CHECK_THROWS_AS(abs(b), descent::Error);
   CHECK_THROWS_WITH_AS(addcdiv(i, i, i), Contains("integer division with addcdiv is no longer supported"), TypeError);
   CHECK_THROWS_AS(addcmul(b, b, b), descent::Error);
@@ -148,7 +150,10 @@ TEST_CASE("unsupported dtypes") {
   CHECK_THROWS_WITH_AS(i.mean(), Contains("mean(): could not infer output dtype"), TypeError);
   CHECK_THROWS_WITH_AS(i.norm(), Contains("norm: expected a floating point or complex tensor as input, got torch.int64"),
                        TypeError);
-  CHECK_THROWS_WITH_AS(matmul(b, b), Contains("matmul: not implemented for bool tensors"), NotImplementedError);
+  CHECK_THROWS_WITH_AS(matmul(b.view({1, 2}), b.view({2, 1})), Contains("matmul: not implemented for bool tensors"),
+                       NotImplementedError);
+  CHECK_THROWS_WITH_AS(dot(b, b), Contains("dot: not implemented for bool tensors"), NotImplementedError);
+  CHECK(matmul(ones({2, 0}, {.dtype = kBool}), ones({0, 3}, {.dtype = kBool})).sum().item<int64_t>() == 0);
   CHECK_THROWS_WITH_AS(imag(ones({2})), Contains("imag: is not implemented for tensors with non-complex dtypes"), TypeError);
   CHECK_THROWS_WITH_AS(ones({2}).fill_(Scalar(std::complex<double>(1, 1))),
                        Contains("fill_: cannot fill a tensor of dtype torch.float32 with the complex value (1+1j)"),

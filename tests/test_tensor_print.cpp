@@ -55,6 +55,7 @@ TEST_CASE("operator<< and str print the repr") {
 }
 
 TEST_CASE("the default dtype decides which dtype suffixes print") {
+  DefaultDtypeGuard guard;
   set_default_dtype(kFloat64);
   CHECK(tensor<double>({1.5}).repr() == "tensor([1.5000])");
   CHECK(tensor<float>({1.5f}).repr() == "tensor([1.5000], dtype=torch.float32)");

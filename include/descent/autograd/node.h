@@ -51,7 +51,6 @@ class Node : public std::enable_shared_from_this<Node> {
   const std::vector<Edge>& next_edges() const { return next_edges_; }
   const Edge& next_edge(std::size_t i) const { return next_edges_.at(i); }
   void set_next_edges(std::vector<Edge> edges) { next_edges_ = std::move(edges); }
-  void add_next_edge(Edge edge) { next_edges_.push_back(std::move(edge)); }
   // Whether the gradient of forward input i is wanted by anybody.
   bool should_compute_output(std::size_t i) const { return i < next_edges_.size() && next_edges_[i].is_valid(); }
 
@@ -66,6 +65,7 @@ class Node : public std::enable_shared_from_this<Node> {
   // Tensors that asked for retain_grad(): the gradient of output `output_nr`
   // is stored into their .grad when this node runs.
   void add_retained_grad(uint32_t output_nr, const std::weak_ptr<TensorImpl>& tensor);
+  void remove_retained_grad(const TensorImpl* tensor);
   const std::vector<std::pair<uint32_t, std::weak_ptr<TensorImpl>>>& retained_grads() const { return retained_; }
 
  private:
@@ -88,7 +88,6 @@ class SavedVariable {
   // saved_for: the node that saved it (needed to rebuild an output's history).
   Tensor unpack(const std::shared_ptr<Node>& saved_for = nullptr) const;
   void reset_data();
-  bool was_saved() const { return saved_; }
 
  private:
   Tensor data_;

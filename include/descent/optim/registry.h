@@ -3,7 +3,8 @@
 // with getattr(torch.optim, name)(params, **kwargs): configuration files,
 // command lines and the generic test suite use it.
 //
-//   auto opt = optim::make_optimizer("Adam", model_params, Dict{{"lr", 0.01}, {"betas", Value::tuple({0.8, 0.9})}});
+//   auto opt = optim::make_optimizer("Adam", model_params, Dict{{"lr", 0.01}, {"betas", Value::tuple({0.8,
+//   0.9})}});
 //
 // Each keyword has the PyTorch name and accepts what the Python argument
 // accepts: numbers or one-element tensors for lr-like options, a 2-tuple for
