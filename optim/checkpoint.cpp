@@ -40,14 +40,15 @@ class AtomicFile : public checkpoint::Sink {
   explicit AtomicFile(const fs::path& target) : target_(target) {
     if (!target.has_filename()) raise<ValueError>("save: path ", quoted(target), " does not name a file");
     dir_ = target.has_parent_path() ? target.parent_path() : fs::path(".");
-    // O_EXCL makes a name collision (another save racing for the same target) fail and retry, never share a file.
+    // O_EXCL makes a name collision (another save racing for the same target) fail and retry, never share a
+    // file.
     static std::atomic<uint64_t> counter{std::random_device{}()};
     for (int attempt = 0; fd_ < 0; ++attempt) {
       temp_ = dir_ / ("." + target.filename().string() + ".tmp-" + std::to_string(counter.fetch_add(1)));
       fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
       if (fd_ < 0 && (errno != EEXIST || attempt == 100))
-        raise<RuntimeError>("save: cannot create a temporary file in ", quoted(dir_), " to write ", quoted(target), ": ",
-                            system_error());
+        raise<RuntimeError>("save: cannot create a temporary file in ", quoted(dir_), " to write ",
+                            quoted(target), ": ", system_error());
     }
     buffer_.reserve(kBufferSize);
   }
@@ -74,8 +75,8 @@ class AtomicFile : public checkpoint::Sink {
     fd_ = -1;
     if (::close(fd) != 0) fail("close");
     if (::rename(temp_.c_str(), target_.c_str()) != 0)
-      raise<RuntimeError>("save: cannot rename the temporary file ", quoted(temp_), " to ", quoted(target_), ": ",
-                          system_error());
+      raise<RuntimeError>("save: cannot rename the temporary file ", quoted(temp_), " to ", quoted(target_),
+                          ": ", system_error());
     committed_ = true;
     // Makes the rename itself durable. Best effort: the new checkpoint is already
     // in place, and some file systems cannot fsync a directory.
@@ -89,8 +90,8 @@ class AtomicFile : public checkpoint::Sink {
   static constexpr std::size_t kBufferSize = std::size_t{1} << 20;
 
   [[noreturn]] void fail(const char* what) const {
-    raise<RuntimeError>("save: ", what, " failed on the temporary file ", quoted(temp_), " for ", quoted(target_), ": ",
-                        system_error());
+    raise<RuntimeError>("save: ", what, " failed on the temporary file ", quoted(temp_), " for ",
+                        quoted(target_), ": ", system_error());
   }
   void flush() {
     write_fully(buffer_.data(), buffer_.size());
@@ -123,13 +124,15 @@ std::vector<uint8_t> read_file(const fs::path& path) {
     ~Closer() { ::close(fd); }
   } closer{fd};
   struct stat st {};
-  if (::fstat(fd, &st) != 0) raise<RuntimeError>("load: cannot stat checkpoint ", quoted(path), ": ", system_error());
+  if (::fstat(fd, &st) != 0)
+    raise<RuntimeError>("load: cannot stat checkpoint ", quoted(path), ": ", system_error());
   if (!S_ISREG(st.st_mode)) raise<RuntimeError>("load: checkpoint ", quoted(path), " is not a regular file");
   std::vector<uint8_t> bytes;
   try {
     bytes.resize(static_cast<std::size_t>(st.st_size));
   } catch (const std::bad_alloc&) {
-    raise<RuntimeError>("load: checkpoint ", quoted(path), " (", st.st_size, " bytes) does not fit in memory");
+    raise<RuntimeError>("load: checkpoint ", quoted(path), " (", st.st_size,
+                        " bytes) does not fit in memory");
   }
   std::size_t done = 0;
   while (done < bytes.size()) {
@@ -181,7 +184,8 @@ nn::NamedTensors to_named_tensors(const Value& state) {
       raise<TypeError>("to_named_tensors: key ", key_to_string(key),
                        " is not a string (a module's state dict maps parameter and buffer names to tensors)");
     if (!value.is_tensor())
-      raise<TypeError>("to_named_tensors: the value of '", *name, "' is a ", value.type_name(), ", not a Tensor");
+      raise<TypeError>("to_named_tensors: the value of '", *name, "' is a ", value.type_name(),
+                       ", not a Tensor");
     out.emplace_back(*name, value.to_tensor());
   }
   return out;

@@ -110,7 +110,8 @@ class Decoder {
     if (n == 0 || std::memcmp(bytes_.data(), kMagic.data(), std::min<std::size_t>(n, kMagic.size())) != 0)
       fail(0, "not a descent checkpoint (it does not start with the magic bytes \\x89DCKPT\\r\\n)");
     if (n < kHeaderSize + kTrailerSize)
-      fail(n, "truncated: the input has ", n, " bytes, a checkpoint has at least ", kHeaderSize + kTrailerSize);
+      fail(n, "truncated: the input has ", n, " bytes, a checkpoint has at least ",
+           kHeaderSize + kTrailerSize);
     const uint64_t version = load_le(bytes_.data() + 8, 4);
     if (version == 0 || version > kFormatVersion)
       fail(8, "format version ", version, " is not supported (this build of descent reads versions 1 to ",
@@ -128,7 +129,8 @@ class Decoder {
     const uint64_t meta_len = load_le(bytes_.data() + 16, 8);
     data_end_ = n - kTrailerSize;
     if (meta_len > data_end_ - kHeaderSize)
-      fail(16, "metadata length ", meta_len, " exceeds the ", data_end_ - kHeaderSize, " bytes between header and trailer");
+      fail(16, "metadata length ", meta_len, " exceeds the ", data_end_ - kHeaderSize,
+           " bytes between header and trailer");
     pos_ = kHeaderSize;
     end_ = kHeaderSize + meta_len;
     data_begin_ = align_up(end_, kBlobAlignment);
@@ -163,7 +165,8 @@ class Decoder {
       if (reserved != 0) fail(s.at + 2, "storage ", i, ": reserved field is ", reserved, " (must be 0)");
       const bool cuda = device_code == static_cast<uint8_t>(DeviceCode::Cuda);
       if (cuda ? index < 0 : index != 0)
-        fail(s.at + 4, "storage ", i, ": device index ", index, " is invalid for ", cuda ? "cuda (must be >= 0)" : "cpu (must be 0)");
+        fail(s.at + 4, "storage ", i, ": device index ", index, " is invalid for ",
+             cuda ? "cuda (must be >= 0)" : "cpu (must be 0)");
       s.device = Device(cuda ? kCUDA : kCPU, static_cast<int>(index));
       if (s.nbytes > data_end_ - blob)
         fail(s.at + 8, "storage ", i, ": a blob of ", s.nbytes, " bytes at byte ", blob,
@@ -171,16 +174,19 @@ class Decoder {
       s.blob = blob;
       const uint64_t padded = align_up(blob + s.nbytes, kBlobAlignment);
       if (padded > data_end_)
-        fail(blob + s.nbytes, "storage ", i, ": the padding after its blob runs into the trailer at byte ", data_end_);
+        fail(blob + s.nbytes, "storage ", i, ": the padding after its blob runs into the trailer at byte ",
+             data_end_);
       check_zero(blob + s.nbytes, padded, "padding after a storage blob");
       if (s.width == 1)
         for (uint64_t b = blob; b < blob + s.nbytes; ++b)
-          if (bytes_[b] > 1) fail(b, "storage ", i, " holds bools but this byte is ", int(bytes_[b]), " (must be 0 or 1)");
+          if (bytes_[b] > 1)
+            fail(b, "storage ", i, " holds bools but this byte is ", int(bytes_[b]), " (must be 0 or 1)");
       blob = padded;
       storages_.push_back(s);
     }
     if (blob != data_end_)
-      fail(blob, "the data section has ", data_end_ - blob, " bytes after the last storage blob (it must end at the trailer)");
+      fail(blob, "the data section has ", data_end_ - blob,
+           " bytes after the last storage blob (it must end at the trailer)");
   }
 
   // ---- tensor table ----
@@ -199,15 +205,18 @@ class Decoder {
     if (layout > static_cast<uint8_t>(LayoutCode::SparseCoo))
       fail(t.at, "tensor ", i, ": layout code ", int(layout), " is unknown (0 = strided, 1 = sparse COO)");
     if (dtype >= kDtypeCodes.size())
-      fail(t.at + 1, "tensor ", i, ": dtype code ", int(dtype), " is unknown (valid codes are 0..", kDtypeCodes.size() - 1, ")");
+      fail(t.at + 1, "tensor ", i, ": dtype code ", int(dtype), " is unknown (valid codes are 0..",
+           kDtypeCodes.size() - 1, ")");
     t.layout = static_cast<LayoutCode>(layout);
     t.dtype = kDtypeCodes[dtype];
-    if (requires_grad > 1) fail(t.at + 2, "tensor ", i, ": requires_grad flag is ", int(requires_grad), " (must be 0 or 1)");
+    if (requires_grad > 1)
+      fail(t.at + 2, "tensor ", i, ": requires_grad flag is ", int(requires_grad), " (must be 0 or 1)");
     t.requires_grad = requires_grad == 1;
     if (t.requires_grad && !is_floating_point(t.dtype) && !is_complex(t.dtype))
       fail(t.at + 2, "tensor ", i, ": requires_grad is set on a tensor of dtype ", to_string(t.dtype),
            " (only floating point and complex tensors can require gradients)");
-    if (ndim > kMaxNdim) fail(t.at + 3, "tensor ", i, ": ndim ", int(ndim), " exceeds the limit of ", kMaxNdim);
+    if (ndim > kMaxNdim)
+      fail(t.at + 3, "tensor ", i, ": ndim ", int(ndim), " exceeds the limit of ", kMaxNdim);
     t.sizes.reserve(ndim);
     // Every stride (a product of sizes, zeros counted as 1) must fit in int64.
     int64_t span = 1;
@@ -216,7 +225,8 @@ class Decoder {
       const int64_t size = i64("tensor sizes");
       if (size < 0) fail(at, "tensor ", i, ": size ", size, " at dimension ", d, " is negative");
       if (__builtin_mul_overflow(span, std::max<int64_t>(size, 1), &span))
-        fail(at, "tensor ", i, ": size ", size, " at dimension ", d, " makes the number of elements overflow int64");
+        fail(at, "tensor ", i, ": size ", size, " at dimension ", d,
+             " makes the number of elements overflow int64");
       t.sizes.push_back(size);
     }
     if (t.layout == LayoutCode::Strided) {
@@ -232,19 +242,22 @@ class Decoder {
     t.storage = u64("tensor record");
     t.byte_offset = u64("tensor record");
     if (t.storage >= storages_.size())
-      fail(at, "tensor ", i, ": storage index ", t.storage, " is out of range (there are ", storages_.size(), " storages)");
+      fail(at, "tensor ", i, ": storage index ", t.storage, " is out of range (there are ", storages_.size(),
+           " storages)");
     const StorageRecord& s = storages_[t.storage];
     const uint64_t elem = element_size(t.dtype);
     if (component_width(t.dtype) != s.width)
       fail(at, "tensor ", i, ": dtype ", to_string(t.dtype), " has element width ", component_width(t.dtype),
            " but storage ", t.storage, " has width ", s.width);
     if (t.byte_offset % elem != 0)
-      fail(at + 8, "tensor ", i, ": byte offset ", t.byte_offset, " is not a multiple of the element size ", elem);
+      fail(at + 8, "tensor ", i, ": byte offset ", t.byte_offset, " is not a multiple of the element size ",
+           elem);
     uint64_t nbytes = 0;
     if (__builtin_mul_overflow(static_cast<uint64_t>(numel_of(t.sizes)), elem, &nbytes) ||
         t.byte_offset > s.nbytes || nbytes > s.nbytes - t.byte_offset)
       fail(at + 8, "tensor ", i, " of shape ", shape_to_string(t.sizes), " and dtype ", to_string(t.dtype),
-           " needs bytes from offset ", t.byte_offset, " on, but storage ", t.storage, " has ", s.nbytes, " bytes");
+           " needs bytes from offset ", t.byte_offset, " on, but storage ", t.storage, " has ", s.nbytes,
+           " bytes");
   }
 
   void sparse_record(uint64_t i, TensorRecord& t) {
@@ -256,16 +269,19 @@ class Decoder {
     t.coalesced = coalesced == 1;
     for (uint64_t part : {t.indices, t.values})
       if (part >= i || tensors_[part].layout != LayoutCode::Strided)
-        fail(at + 1, "tensor ", i, ": a sparse tensor's indices and values must be earlier strided tensors, but got tensor ", part);
+        fail(at + 1, "tensor ", i,
+             ": a sparse tensor's indices and values must be earlier strided tensors, but got tensor ", part);
     const TensorRecord& idx = tensors_[t.indices];
     const TensorRecord& val = tensors_[t.values];
     if (idx.dtype != kInt64 || idx.sizes.size() != 2)
-      fail(at + 1, "tensor ", i, ": sparse indices must be an int64 [sparse_dim, nnz] tensor, but tensor ", t.indices,
-           " is ", to_string(idx.dtype), " of shape ", shape_to_string(idx.sizes));
+      fail(at + 1, "tensor ", i, ": sparse indices must be an int64 [sparse_dim, nnz] tensor, but tensor ",
+           t.indices, " is ", to_string(idx.dtype), " of shape ", shape_to_string(idx.sizes));
     const int64_t sparse_dim = idx.sizes[0], nnz = idx.sizes[1];
-    const auto ndim = static_cast<int64_t>(t.sizes.size()), dense_dim = static_cast<int64_t>(val.sizes.size()) - 1;
+    const auto ndim = static_cast<int64_t>(t.sizes.size()),
+               dense_dim = static_cast<int64_t>(val.sizes.size()) - 1;
     if (dense_dim < 0 || val.sizes[0] != nnz || val.dtype != t.dtype || sparse_dim > ndim ||
-        sparse_dim + dense_dim != ndim || !std::equal(val.sizes.begin() + 1, val.sizes.end(), t.sizes.begin() + sparse_dim))
+        sparse_dim + dense_dim != ndim ||
+        !std::equal(val.sizes.begin() + 1, val.sizes.end(), t.sizes.begin() + sparse_dim))
       fail(at + 9, "tensor ", i, ": sparse values tensor ", t.values, " (", to_string(val.dtype), ", shape ",
            shape_to_string(val.sizes), ") does not match ", nnz, " entries of a ", to_string(t.dtype),
            " tensor of shape ", shape_to_string(t.sizes), " with ", sparse_dim, " sparse dims");
@@ -273,12 +289,14 @@ class Decoder {
       fail(at + 1, "tensor ", i, ": sparse indices and values were saved on different devices");
     // Indices are read from the (already validated) blob; row d, entry j.
     const uint8_t* base = bytes_.data() + storages_[idx.storage].blob + idx.byte_offset;
-    auto index = [&](int64_t d, int64_t j) { return static_cast<int64_t>(load_le(base + 8 * (d * nnz + j), 8)); };
+    auto index = [&](int64_t d, int64_t j) {
+      return static_cast<int64_t>(load_le(base + 8 * (d * nnz + j), 8));
+    };
     for (int64_t d = 0; d < sparse_dim; ++d)
       for (int64_t j = 0; j < nnz; ++j)
         if (index(d, j) < 0 || index(d, j) >= t.sizes[d])
-          fail(at + 1, "tensor ", i, ": sparse index ", index(d, j), " of entry ", j, " is out of bounds for dimension ",
-               d, " with size ", t.sizes[d]);
+          fail(at + 1, "tensor ", i, ": sparse index ", index(d, j), " of entry ", j,
+               " is out of bounds for dimension ", d, " with size ", t.sizes[d]);
     if (t.coalesced)
       for (int64_t j = 1; j < nnz; ++j) {
         int64_t d = 0;
@@ -294,19 +312,27 @@ class Decoder {
     const uint64_t at = pos_;
     const uint8_t tag = u8("value tag");
     switch (static_cast<Tag>(tag)) {
-      case Tag::None: return Value();
-      case Tag::False: return Value(false);
-      case Tag::True: return Value(true);
-      case Tag::Int: return Value(i64("int value"));
-      case Tag::Float: return Value(std::bit_cast<double>(u64("float value")));
-      case Tag::Str: return Value(string("string length"));
+      case Tag::None:
+        return Value();
+      case Tag::False:
+        return Value(false);
+      case Tag::True:
+        return Value(true);
+      case Tag::Int:
+        return Value(i64("int value"));
+      case Tag::Float:
+        return Value(std::bit_cast<double>(u64("float value")));
+      case Tag::Str:
+        return Value(string("string length"));
       case Tag::Tensor: {
         const uint64_t index = u64("tensor reference");
         if (index >= shells_.size())
-          fail(at, "tensor reference ", index, " is out of range (the tensor table has ", shells_.size(), " tensors)");
+          fail(at, "tensor reference ", index, " is out of range (the tensor table has ", shells_.size(),
+               " tensors)");
         return Value(Tensor(shells_[index]));
       }
-      case Tag::UndefinedTensor: return Value(Tensor());
+      case Tag::UndefinedTensor:
+        return Value(Tensor());
       case Tag::List:
       case Tag::Tuple: {
         check_depth(at, depth);
@@ -316,7 +342,8 @@ class Decoder {
         for (uint64_t k = 0; k < n; ++k) list.items.push_back(value(depth + 1));
         return Value(std::move(list));
       }
-      case Tag::Dict: return dict(at, depth);
+      case Tag::Dict:
+        return dict(at, depth);
     }
     fail(at, "unknown value tag ", hex(tag));
   }
@@ -364,7 +391,8 @@ class Decoder {
         impl.sizes = t.sizes;
         impl.dtype = t.dtype;
       } else {
-        Tensor made = sparse_coo_tensor(Tensor(shells_[t.indices]), Tensor(shells_[t.values]), t.sizes, t.coalesced);
+        Tensor made =
+            sparse_coo_tensor(Tensor(shells_[t.indices]), Tensor(shells_[t.values]), t.sizes, t.coalesced);
         impl = std::move(*made.impl());
       }
     }
@@ -375,7 +403,8 @@ class Decoder {
 
   std::shared_ptr<Storage> build_storage(std::size_t i, const std::optional<Device>& map_location) {
     const StorageRecord& s = storages_[i];
-    if (!map_location && s.device.is_cuda() && (!cuda::is_available() || s.device.index >= cuda::device_count()))
+    if (!map_location && s.device.is_cuda() &&
+        (!cuda::is_available() || s.device.index >= cuda::device_count()))
       raise<DeviceError>(op_, ": ", source_, ": storage ", i, " (record at byte ", s.at, ") was saved on ",
                          s.device.str(), ", which is not available here (", cuda::device_count(),
                          " CUDA devices); pass map_location, e.g. Device(\"cpu\"), to load it elsewhere");
@@ -386,7 +415,8 @@ class Decoder {
     std::vector<uint8_t> swapped;
     if constexpr (std::endian::native == std::endian::big) {
       swapped.assign(src, src + s.nbytes);
-      for (std::size_t b = 0; b < swapped.size(); b += s.width) std::reverse(&swapped[b], &swapped[b] + s.width);
+      for (std::size_t b = 0; b < swapped.size(); b += s.width)
+        std::reverse(&swapped[b], &swapped[b] + s.width);
       src = swapped.data();
     }
     backend_for(device.type).copy_from_host(storage->data, src, static_cast<std::size_t>(s.nbytes));
@@ -396,8 +426,8 @@ class Decoder {
   std::span<const uint8_t> bytes_;
   const char* op_;
   const std::string& source_;
-  uint64_t pos_ = 0, end_ = 0;                // the metadata block
-  uint64_t data_begin_ = 0, data_end_ = 0;    // the data section
+  uint64_t pos_ = 0, end_ = 0;              // the metadata block
+  uint64_t data_begin_ = 0, data_end_ = 0;  // the data section
   std::vector<StorageRecord> storages_;
   std::vector<TensorRecord> tensors_;
   std::vector<std::shared_ptr<TensorImpl>> shells_;

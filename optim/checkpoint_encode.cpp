@@ -232,10 +232,12 @@ class Encoder {
     StorageEntry& s = storages_[it->second];
     // Only complex <-> real views share storage across dtypes; both sides have the same width.
     if (s.width != component_width(t.dtype()))
-      raise<RuntimeError>(op_, ": a tensor of dtype ", to_string(t.dtype()),
-                          " shares storage with tensors of a different element width; such storage cannot be saved");
+      raise<RuntimeError>(
+          op_, ": a tensor of dtype ", to_string(t.dtype()),
+          " shares storage with tensors of a different element width; such storage cannot be saved");
     if (t.numel() > 0) {
-      const uint64_t start = static_cast<uint64_t>(t.storage_offset()) * static_cast<uint64_t>(t.element_size());
+      const uint64_t start =
+          static_cast<uint64_t>(t.storage_offset()) * static_cast<uint64_t>(t.element_size());
       s.lo = std::min(s.lo, start);
       s.hi = std::max(s.hi, start + static_cast<uint64_t>(t.nbytes()));
     }
@@ -269,7 +271,8 @@ class Encoder {
         b.u64(e.values);
       } else {
         const StorageEntry& s = storages_[e.storage];
-        const uint64_t start = static_cast<uint64_t>(t.storage_offset()) * static_cast<uint64_t>(t.element_size());
+        const uint64_t start =
+            static_cast<uint64_t>(t.storage_offset()) * static_cast<uint64_t>(t.element_size());
         b.u64(e.storage);
         b.u64(t.numel() > 0 ? start - s.lo : 0);
       }

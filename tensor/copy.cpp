@@ -82,6 +82,13 @@ Tensor& copy_(Tensor& self, const Tensor& src) {
       return self;
     }
     if (converted.dtype() != self.dtype()) converted = to(converted, self.device(), self.dtype(), false);
+    if (converted.storage() == self.storage()) {
+      int64_t s0 = converted.storage_offset() * converted.element_size(), d0 = self.storage_offset() * self.element_size();
+      if (s0 < d0 + self.nbytes() && d0 < s0 + converted.nbytes())
+        raise<RuntimeError>("copy_: unsupported operation: some elements of the input tensor and the written-to tensor "
+                            "refer to a single memory location. Please clone() the tensor before performing the "
+                            "operation.");
+    }
     transfer(converted, self);
     self.bump_version();
     return self;

@@ -62,7 +62,11 @@ Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, const 
   if ((st > 0 && e < s) || (st < 0 && e > s))
     raise<ValueError>("arange: upper bound and larger bound inconsistent with step sign (start ", start.str(),
                       ", end ", end.str(), ", step ", step.str(), ")");
-  auto n = static_cast<int64_t>(std::ceil((e - s) / st));
+  double count = std::ceil((e - s) / st);
+  if (!(count < 0x1p63))
+    raise<ValueError>("arange: invalid size, possible overflow? (start ", start.str(), ", end ", end.str(), ", step ",
+                      step.str(), " give ", format_double(count), " elements)");
+  auto n = static_cast<int64_t>(count);
   Tensor t;
   if (integral) {
     Tensor host = native::empty({n}, kInt64, Device(kCPU));
@@ -133,10 +137,12 @@ Tensor randn(const Shape& shape, const TensorOptions& o, Generator* g) {
 Tensor randint(int64_t low, int64_t high, const Shape& shape, const TensorOptions& o, Generator* g) {
   if (high <= low) raise<ValueError>("randint: random_ expects 'from' to be less than 'to', but got from=", low, " >= to=", high);
   Generator& gen = g ? *g : default_generator();
-  auto range = static_cast<uint64_t>(high - low);
+  // Unsigned arithmetic: the range of [INT64_MIN, INT64_MAX) does not fit int64.
+  uint64_t range = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);
   Tensor host = native::empty(shape, kInt64, Device(kCPU));
   auto* p = static_cast<int64_t*>(host.data_ptr());
-  for (int64_t i = 0; i < host.numel(); ++i) p[i] = low + static_cast<int64_t>(gen.next_u64() % range);
+  for (int64_t i = 0; i < host.numel(); ++i)
+    p[i] = static_cast<int64_t>(static_cast<uint64_t>(low) + gen.next_u64() % range);
   return finish(native::to(host, device_of(o), o.dtype.value_or(kInt64), false), o);
 }
 

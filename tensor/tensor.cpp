@@ -1,6 +1,7 @@
 // Tensor metadata, storage, views and conversions.
 #include "descent/tensor/tensor.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -26,12 +27,18 @@ std::string shape_to_string(const Shape& shape) {
 }
 
 int64_t numel_of(const Shape& shape) {
+  constexpr int64_t max = std::numeric_limits<int64_t>::max();
   int64_t n = 1;
+  // Strides multiply the nonzero sizes, so an empty tensor's shape must keep them in range too (as PyTorch).
+  int64_t extent = 1;
   for (int64_t d : shape) {
     if (d < 0) raise<ValueError>("invalid shape ", shape_to_string(shape), ": negative dimension ", d);
-    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d)
+    if (d != 0 && n > max / d)
       raise<ValueError>("invalid shape ", shape_to_string(shape), ": number of elements overflows int64");
+    if (d != 0 && extent > max / d)
+      raise<ValueError>("invalid shape ", shape_to_string(shape), ": stride calculation overflows int64");
     n *= d;
+    extent *= std::max<int64_t>(d, 1);
   }
   return n;
 }

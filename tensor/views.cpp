@@ -47,7 +47,6 @@ namespace {
 // Resolves a single -1 in a requested shape against numel.
 Shape infer_shape(const Shape& requested, int64_t numel, const char* op) {
   Shape shape = requested;
-  int64_t known = 1;
   int infer = -1;
   for (std::size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
@@ -55,10 +54,11 @@ Shape infer_shape(const Shape& requested, int64_t numel, const char* op) {
       infer = static_cast<int>(i);
     } else if (shape[i] < 0) {
       raise<ShapeError>(op, ": invalid shape dimension ", shape[i], " in ", shape_to_string(requested));
-    } else {
-      known *= shape[i];
     }
   }
+  Shape known_dims = shape;
+  if (infer >= 0) known_dims[infer] = 1;
+  int64_t known = numel_of(known_dims);  // raises on overflow
   if (infer >= 0) {
     if (known == 0 || numel % known != 0)
       raise<ShapeError>(op, ": shape '", shape_to_string(requested), "' is invalid for input of size ", numel);

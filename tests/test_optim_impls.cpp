@@ -301,8 +301,9 @@ TEST_CASE("test_rosenbrock_sparse") {
         INFO(info.name, " ", describe(config), " with_lrsched=", with_lrsched);
         bool foreach = flag_on(config, "foreach");
         // With foreach, a float64 second param makes two dtype buckets.
-        std::vector<Tensor> sparse_params{tensor<double>({1.5, 1.5}, {.dtype = kFloat32})};
-        if (foreach) sparse_params.push_back(tensor<double>({1.5, 1.5}, {.dtype = kFloat64}));
+        std::vector<Tensor> sparse_params;
+        for (Dtype dtype : {kFloat32, kFloat64})
+          if (dtype == kFloat32 || foreach) sparse_params.push_back(tensor<double>({1.5, 1.5}, {.dtype = dtype}));
         std::vector<Tensor> dense_params;
         for (const Tensor& p : sparse_params) dense_params.push_back(p.clone());
         auto sparse_opt = make(info, Params(sparse_params), config);

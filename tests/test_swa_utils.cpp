@@ -374,6 +374,9 @@ TEST_SUITE("swa_utils") {
                          ValueError);
     CHECK_THROWS_WITH_AS(SWALR(f.opt, 0.01, -1), "anneal_epochs must be equal or greater than 0, got -1",
                          ValueError);
+    // As in PyTorch, swa_lr is written into the groups before the later checks run.
+    CHECK(f.opt.param_groups()[0].at("swa_lr").to_double() == 0.01);
+    CHECK_FALSE(f.opt.param_groups()[0].contains("initial_lr"));
 
     SWALR a(f.opt, 0.5, 3);
     CHECK(f.opt.param_groups()[1].at("swa_lr").to_double() == 0.5);

@@ -200,7 +200,16 @@ TEST_CASE("factories: bad arguments and sizes that overflow") {
                        ValueError);
   CHECK_THROWS_WITH_AS(empty({-1, 2}), Contains("invalid shape [-1, 2]: negative dimension -1"), ValueError);
   CHECK_THROWS_WITH_AS(ones({big, big, 0, big}), Contains("overflows int64"), ValueError);
-  CHECK(zeros({0, big, big}).numel() == 0);
+  // Empty, but the strides of its other dimensions would overflow: refused, as in PyTorch.
+  CHECK_THROWS_WITH_AS(zeros({0, big, big}), Contains("stride calculation overflows int64"), ValueError);
+  CHECK_THROWS_WITH_AS(empty({0}).view({0, big, big}), Contains("stride calculation overflows int64"), ValueError);
+  CHECK(zeros({0, big}).numel() == 0);
+  CHECK_THROWS_WITH_AS(arange(0.0, 1e20, 1.0), Contains("arange: invalid size, possible overflow?"), ValueError);
+  CHECK_THROWS_WITH_AS(arange(0.0, 1.0, 1e-300), Contains("invalid size"), ValueError);
+  // The whole int64 range is a valid randint range.
+  Tensor r = randint(std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(), {64});
+  CHECK(r.numel() == 64);
+  CHECK(r.min().item<int64_t>() < 0);
   CHECK_THROWS_WITH_AS(empty({int64_t{1} << 62}, {.dtype = kFloat64}), Contains("needs more bytes than size_t can hold"),
                        ValueError);
   CHECK_THROWS_WITH_AS(full({std::numeric_limits<int64_t>::max(), 2}, 1.0), Contains("overflows int64"), ValueError);
@@ -214,6 +223,23 @@ TEST_CASE("factories: bad arguments and sizes that overflow") {
                        ShapeError);
   CHECK_THROWS_WITH_AS(clamp(ones({2}), std::nullopt, std::nullopt),
                        Contains("clamp: at least one of 'min' or 'max' must not be None"), ValueError);
+}
+
+TEST_CASE("more dimensions than descent supports, and copies between overlapping memory") {
+  Tensor deep = ones(Shape(kMaxDims + 1, 1));
+  CHECK(deep.dim() == kMaxDims + 1);
+  CHECK_THROWS_WITH_AS(deep + 1, Contains("tensors with more than 16 dimensions are not supported"), NotImplementedError);
+  CHECK_THROWS_WITH_AS(deep.sum(), Contains("more than 16 dimensions"), NotImplementedError);
+  CHECK(ones(Shape(kMaxDims, 1)).add(1).sum().item<float>() == 2.0f);
+  Tensor x = arange(6, {.dtype = kFloat32});
+  Tensor tail = x.narrow(0, 1, 5);
+  CHECK_THROWS_WITH_AS(tail.copy_(x.narrow(0, 0, 5)),
+                       Contains("some elements of the input tensor and the written-to tensor refer to a single memory location"),
+                       RuntimeError);
+  CHECK(x.to_vector<float>() == std::vector<float>{0, 1, 2, 3, 4, 5});
+  // Elementwise ops read overlapping inputs as they were: the result is the out-of-place one.
+  tail.add_(x.narrow(0, 0, 5));
+  CHECK(x.to_vector<float>() == std::vector<float>{0, 1, 3, 5, 7, 9});
 }
 
 TEST_CASE("devices: a CUDA device without a usable GPU, and mixed devices") {

@@ -61,8 +61,8 @@ Loop make_loop(BinaryOp op, Dtype compute, const ElementwiseArgs& args) {
   loop.out_dtype = args.out_dtype;
   loop.numel = args.numel;
   for (int j = 0; j < args.ninputs; ++j) {
-    const Operand& op = args.inputs[j];
-    loop.in[j] = {static_cast<const char*>(op.data), op.dtype, {}, op.is_scalar, op.scalar};
+    const Operand& operand = args.inputs[j];
+    loop.in[j] = {static_cast<const char*>(operand.data), operand.dtype, {}, operand.is_scalar, operand.scalar};
   }
   int nd = 0;
   for (int d = 0; d < args.ndim; ++d) {

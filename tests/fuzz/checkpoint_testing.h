@@ -54,10 +54,12 @@ struct Le {
   }
 };
 
-inline Le storage_rec(uint8_t device, uint8_t width, uint64_t nbytes, int32_t index = 0, uint16_t reserved = 0) {
+inline Le storage_rec(uint8_t device, uint8_t width, uint64_t nbytes, int32_t index = 0,
+                      uint16_t reserved = 0) {
   return Le().u8(device).u8(width).put(reserved, 2).put(static_cast<uint32_t>(index), 4).u64(nbytes);
 }
-inline Le tensor_head(uint8_t layout, uint8_t dtype, const std::vector<int64_t>& sizes, uint8_t requires_grad) {
+inline Le tensor_head(uint8_t layout, uint8_t dtype, const std::vector<int64_t>& sizes,
+                      uint8_t requires_grad) {
   Le r;
   r.u8(layout).u8(dtype).u8(requires_grad).u8(sizes.size());
   for (int64_t s : sizes) r.u64(static_cast<uint64_t>(s));
@@ -88,7 +90,13 @@ struct File {
     for (const Le& t : tensors) meta.add(t);
     meta.add(tree);
     Le f;
-    f.raw("\x89" "DCKPT\r\n").put(version, 4).put(0, 4).u64(meta.b.size()).add(meta);
+    f.raw(
+         "\x89"
+         "DCKPT\r\n")
+        .put(version, 4)
+        .put(0, 4)
+        .u64(meta.b.size())
+        .add(meta);
     for (const auto& blob : blobs) {
       while (f.b.size() % 64 != 0) f.u8(0);
       f.b.insert(f.b.end(), blob.begin(), blob.end());

@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
 
   write(serialize(Value()));
   write(serialize(Value::tuple({true, false, int64_t{-7}, -0.0, "s", Value::list({}), Value(Tensor())})));
-  write(serialize(Dict{{"a", Dict{{int64_t{1}, Value::list({Value::tuple({1, 2.5})})}}}, {int64_t{-3}, "x"}}));
+  write(
+      serialize(Dict{{"a", Dict{{int64_t{1}, Value::list({Value::tuple({1, 2.5})})}}}, {int64_t{-3}, "x"}}));
   for (Dtype d : {kBool, kInt64, kFloat16, kBFloat16, kFloat32, kFloat64, kComplex64, kComplex128})
     write(serialize(Value::list({ones({2, 2}, of(d)), zeros({}, of(d))})));
   Tensor base = arange(8, of(kFloat32));
@@ -49,7 +50,8 @@ int main(int argc, char** argv) {
   write(serialize(Value(ones({3}, of(kFloat64)).requires_grad_(true))));
   Tensor w = ones({2, 2});
   write(serialize(Dict{{"state", Dict{{int64_t{0}, Dict{{"step", scalar_tensor(1.0)}, {"exp_avg", w}}}}},
-                       {"param_groups", Value::list({Dict{{"lr", 0.001}, {"betas", Value::tuple({0.9, 0.999})},
+                       {"param_groups", Value::list({Dict{{"lr", 0.001},
+                                                          {"betas", Value::tuple({0.9, 0.999})},
                                                           {"params", Value::list({int64_t{0}})}}})}}));
   File cuda;
   cuda.storages = {storage_rec(1, 4, 8, 0)};
