@@ -27,12 +27,14 @@ class AccumulateGrad : public Node {
 };
 
 // A new sparse tensor over the same indices and values.
-Tensor shallow_sparse(const Tensor& s) { return sparse_coo_tensor(s._indices(), s._values(), s.sizes(), s.is_coalesced()); }
+Tensor shallow_sparse(const Tensor& s) {
+  return sparse_coo_tensor(s._indices(), s._values(), s.sizes(), s.is_coalesced());
+}
 
 Tensor sparse_plus_sparse(const Tensor& a, const Tensor& b) {
   if (a.sizes() != b.sizes())
-    raise<ShapeError>("add: expected sparse tensors of the same size, but got ", shape_to_string(a.sizes()), " and ",
-                      shape_to_string(b.sizes()));
+    raise<ShapeError>("add: expected sparse tensors of the same size, but got ", shape_to_string(a.sizes()),
+                      " and ", shape_to_string(b.sizes()));
   if (a._nnz() == 0) return shallow_sparse(b.to(promote_types(a.dtype(), b.dtype())));
   if (b._nnz() == 0) return shallow_sparse(a.to(promote_types(a.dtype(), b.dtype())));
   Tensor indices = cat({a._indices(), b._indices()}, 1);
@@ -44,7 +46,9 @@ Tensor sparse_plus_sparse(const Tensor& a, const Tensor& b) {
 bool unshared(const Tensor& t) { return t.impl().use_count() == 1 && t.storage().use_count() == 1; }
 }  // namespace
 
-std::shared_ptr<Node> make_accumulate_grad(const Tensor& leaf) { return std::make_shared<AccumulateGrad>(leaf); }
+std::shared_ptr<Node> make_accumulate_grad(const Tensor& leaf) {
+  return std::make_shared<AccumulateGrad>(leaf);
+}
 
 Tensor add_grads(const Tensor& a, const Tensor& b) {
   if (a.is_sparse() && b.is_sparse()) return sparse_plus_sparse(a, b);

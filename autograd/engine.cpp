@@ -39,7 +39,8 @@ class GraphTask {
     std::priority_queue<Node*, std::vector<Node*>, decltype(later_first)> ready(later_first);
     std::unordered_set<Node*> queued;
     for (const Edge& r : roots)
-      if (dependencies_[r.function.get()] == 0 && queued.insert(r.function.get()).second) ready.push(r.function.get());
+      if (dependencies_[r.function.get()] == 0 && queued.insert(r.function.get()).second)
+        ready.push(r.function.get());
 
     while (!ready.empty()) {
       Node* node = ready.top();
@@ -47,7 +48,8 @@ class GraphTask {
       tensor_list inputs = std::move(buffers_[node]);
       buffers_.erase(node);
       if (auto it = captures_.find(node); it != captures_.end())
-        for (const Capture& c : it->second) captured[c.index] = c.input_nr < inputs.size() ? inputs[c.input_nr] : Tensor();
+        for (const Capture& c : it->second)
+          captured[c.index] = c.input_nr < inputs.size() ? inputs[c.input_nr] : Tensor();
       if (capture_mode_ && !needed_.count(node)) continue;
       run(*node, std::move(inputs), ready);
     }
@@ -90,7 +92,8 @@ class GraphTask {
           continue;
         }
         for (const Edge& e : n->next_edges())
-          if (e.is_valid() && (needed_.count(e.function.get()) || captures_.count(e.function.get()))) needed_.insert(n);
+          if (e.is_valid() && (needed_.count(e.function.get()) || captures_.count(e.function.get())))
+            needed_.insert(n);
         done[n] = true;
         stack.pop_back();
       }
@@ -139,8 +142,8 @@ class GraphTask {
   static Tensor conform(const Node& node, std::size_t index, Tensor grad, const InputMetadata& m) {
     if (grad.sizes() != m.shape) {
       if (grad.is_sparse() || !is_expandable_to(m.shape, grad.sizes()))
-        raise<ShapeError>("Function ", node.name(), " returned an invalid gradient at index ", index, " - got ",
-                          shape_to_string(grad.sizes()), " but expected shape compatible with ",
+        raise<ShapeError>("Function ", node.name(), " returned an invalid gradient at index ", index,
+                          " - got ", shape_to_string(grad.sizes()), " but expected shape compatible with ",
                           shape_to_string(m.shape));
       grad = sum_to_size(grad, m.shape);
     }
@@ -168,7 +171,8 @@ class GraphTask {
 
 // torch.autograd's _make_grads: checks the given output gradients and creates
 // the implicit ones.
-std::vector<Tensor> make_grads(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grads, const char* api) {
+std::vector<Tensor> make_grads(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grads,
+                               const char* api) {
   if (!grads.empty() && grads.size() != outputs.size())
     raise<ValueError>(api, ": got ", grads.size(), " gradients for ", outputs.size(),
                       " tensors (give one gradient per tensor, or none)");
@@ -179,14 +183,17 @@ std::vector<Tensor> make_grads(const std::vector<Tensor>& outputs, const std::ve
     Tensor g = grads.empty() ? Tensor() : grads[i];
     if (g.defined()) {
       if (g.sizes() != out.sizes())
-        raise<ShapeError>("Mismatch in shape: grad_output[", i, "] has a shape of ", shape_to_string(g.sizes()),
-                          " and output[", i, "] has a shape of ", shape_to_string(out.sizes()), ".");
+        raise<ShapeError>("Mismatch in shape: grad_output[", i, "] has a shape of ",
+                          shape_to_string(g.sizes()), " and output[", i, "] has a shape of ",
+                          shape_to_string(out.sizes()), ".");
       if (g.is_complex() != out.is_complex())
-        raise<TypeError>("For complex Tensors, both grad_output and output are required to have the same dtype. "
-                         "Mismatch in dtype: grad_output[",
-                         i, "] has a dtype of ", to_string(g.dtype()), " and output[", i, "] has a dtype of ",
-                         to_string(out.dtype()), ".");
-      result[i] = g.dtype() == out.dtype() && g.device() == out.device() ? g : g.to(out.device(), out.dtype());
+        raise<TypeError>(
+            "For complex Tensors, both grad_output and output are required to have the same dtype. "
+            "Mismatch in dtype: grad_output[",
+            i, "] has a dtype of ", to_string(g.dtype()), " and output[", i, "] has a dtype of ",
+            to_string(out.dtype()), ".");
+      result[i] =
+          g.dtype() == out.dtype() && g.device() == out.device() ? g : g.to(out.device(), out.dtype());
     } else if (out.requires_grad()) {
       if (out.numel() != 1) raise<RuntimeError>("grad can be implicitly created only for scalar outputs");
       if (!out.is_floating_point())
@@ -238,8 +245,8 @@ void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& gra
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
-                         const std::vector<Tensor>& grad_outputs, std::optional<bool> retain_graph, bool create_graph,
-                         bool allow_unused, bool materialize_grads) {
+                         const std::vector<Tensor>& grad_outputs, std::optional<bool> retain_graph,
+                         bool create_graph, bool allow_unused, bool materialize_grads) {
   if (outputs.empty()) raise<ValueError>("grad: expected at least one output to differentiate");
   if (inputs.empty()) raise<ValueError>("grad: expected at least one input to differentiate with respect to");
   std::vector<Tensor> grads = make_grads(outputs, grad_outputs, "grad");
@@ -252,9 +259,10 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
     if (materialize_grads) {
       result[i] = zeros_like(inputs[i]);
     } else if (!allow_unused) {
-      raise<RuntimeError>("The differentiated Tensor at index ", i,
-                          " appears to not have been used in the graph. Set allow_unused=True if this is the desired "
-                          "behavior.");
+      raise<RuntimeError>(
+          "The differentiated Tensor at index ", i,
+          " appears to not have been used in the graph. Set allow_unused=True if this is the desired "
+          "behavior.");
     }
   }
   return result;
@@ -264,7 +272,7 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
 
 namespace descent {
 void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph, bool create_graph) const {
-  autograd::backward({*this}, gradient.defined() ? std::vector<Tensor>{gradient} : std::vector<Tensor>{}, retain_graph,
-                     create_graph);
+  autograd::backward({*this}, gradient.defined() ? std::vector<Tensor>{gradient} : std::vector<Tensor>{},
+                     retain_graph, create_graph);
 }
 }  // namespace descent

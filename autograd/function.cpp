@@ -40,7 +40,8 @@ void CustomNode::finish(const tensor_list& inputs, tensor_list& outputs) {
     set_history(out, shared_from_this());
   }
   for (const Tensor& t : ctx_.to_save_) {
-    bool is_output = std::any_of(outputs.begin(), outputs.end(), [&](const Tensor& o) { return o.is_same(t); });
+    bool is_output =
+        std::any_of(outputs.begin(), outputs.end(), [&](const Tensor& o) { return o.is_same(t); });
     ctx_.saved_.emplace_back(t, is_output);
   }
   ctx_.to_save_.clear();
@@ -52,8 +53,8 @@ tensor_list CustomNode::apply(tensor_list&& grads) {
   bool extra_defined = false;
   for (std::size_t i = expected; i < result.size(); ++i) extra_defined = extra_defined || result[i].defined();
   if (result.size() < expected || extra_defined)
-    raise<RuntimeError>("function ", name(), " returned an incorrect number of gradients (expected ", expected, ", got ",
-                        result.size(), ")");
+    raise<RuntimeError>("function ", name(), " returned an incorrect number of gradients (expected ",
+                        expected, ", got ", result.size(), ")");
   result.resize(expected);
   return result;
 }

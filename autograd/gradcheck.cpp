@@ -48,8 +48,9 @@ std::vector<std::vector<double>> output_components(const TensorsFn& fn, const st
   return out;
 }
 
-Jacobian numerical_jacobian(const TensorsFn& fn, const std::vector<Tensor>& inputs, const std::vector<std::size_t>& wrt,
-                            const std::vector<std::size_t>& out_sizes, double eps) {
+Jacobian numerical_jacobian(const TensorsFn& fn, const std::vector<Tensor>& inputs,
+                            const std::vector<std::size_t>& wrt, const std::vector<std::size_t>& out_sizes,
+                            double eps) {
   Jacobian jac;
   for (std::size_t i : wrt) {
     std::size_t n_in = components(inputs[i]).size();
@@ -61,7 +62,8 @@ Jacobian numerical_jacobian(const TensorsFn& fn, const std::vector<Tensor>& inpu
       minus[i] = perturbed(inputs[i], k, -eps);
       auto fp = output_components(fn, plus), fm = output_components(fn, minus);
       for (std::size_t o = 0; o < out_sizes.size(); ++o)
-        for (std::size_t c = 0; c < out_sizes[o]; ++c) blocks[o][k * out_sizes[o] + c] = (fp[o][c] - fm[o][c]) / (2 * eps);
+        for (std::size_t c = 0; c < out_sizes[o]; ++c)
+          blocks[o][k * out_sizes[o] + c] = (fp[o][c] - fm[o][c]) / (2 * eps);
     }
     jac.push_back(std::move(blocks));
   }
@@ -116,13 +118,16 @@ bool gradcheck(const TensorsFn& fn, const std::vector<Tensor>& inputs, const Gra
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (!inputs[i].defined() || !inputs[i].requires_grad()) continue;
     if (inputs[i].dtype() != kFloat64 && inputs[i].dtype() != kComplex128)
-      warn("gradcheck: input " + std::to_string(i) + " requires gradient and is not a double precision floating point "
-           "or complex (" + to_string(inputs[i].dtype()) + "); finite differences will be inaccurate");
+      warn("gradcheck: input " + std::to_string(i) +
+           " requires gradient and is not a double precision floating point "
+           "or complex (" +
+           to_string(inputs[i].dtype()) + "); finite differences will be inaccurate");
     wrt.push_back(i);
   }
   if (wrt.empty())
-    raise<ValueError>("gradcheck expects at least one input tensor to require gradient, but none of them have "
-                      "requires_grad=True.");
+    raise<ValueError>(
+        "gradcheck expects at least one input tensor to require gradient, but none of them have "
+        "requires_grad=True.");
 
   std::vector<Tensor> outputs;
   for (const Tensor& o : fn(inputs))
@@ -150,13 +155,14 @@ bool gradcheck(const TensorsFn& fn, const std::vector<Tensor>& inputs, const Gra
       if (bad.empty()) continue;
       std::sort(bad.begin(), bad.end(), [](const Bad& x, const Bad& y) { return x.excess > y.excess; });
       std::ostringstream msg;
-      msg << "Jacobian mismatch for output " << o << " with respect to input " << wrt[j] << ": " << bad.size() << " of "
-          << a.size() << " entries differ (atol " << options.atol << ", rtol " << options.rtol << ")";
+      msg << "Jacobian mismatch for output " << o << " with respect to input " << wrt[j] << ": " << bad.size()
+          << " of " << a.size() << " entries differ (atol " << options.atol << ", rtol " << options.rtol
+          << ")";
       for (std::size_t b = 0; b < std::min<std::size_t>(bad.size(), 10); ++b) {
         std::size_t e = bad[b].index, in_k = e / out_sizes[o], out_k = e % out_sizes[o];
-        msg << "\n  d output[" << o << "] " << component_name(outputs[o], out_k) << " / d input[" << wrt[j] << "] "
-            << component_name(inputs[wrt[j]], in_k) << ": numerical " << n[e] << ", analytical " << a[e]
-            << ", difference " << std::abs(a[e] - n[e]);
+        msg << "\n  d output[" << o << "] " << component_name(outputs[o], out_k) << " / d input[" << wrt[j]
+            << "] " << component_name(inputs[wrt[j]], in_k) << ": numerical " << n[e] << ", analytical "
+            << a[e] << ", difference " << std::abs(a[e] - n[e]);
       }
       return fail(options, msg.str());
     }
@@ -166,20 +172,21 @@ bool gradcheck(const TensorsFn& fn, const std::vector<Tensor>& inputs, const Gra
     for (std::size_t o = 0; o < outputs.size(); ++o)
       for (std::size_t e = 0; e < again[j][o].size(); ++e)
         if (!(std::abs(again[j][o][e] - analytical[j][o][e]) <= options.nondet_tol))
-          return fail(options, "Backward is not reentrant, i.e., running backward with same input and grad_output "
-                               "multiple times gives different values, although analytical gradient matches numerical "
-                               "gradient. The tolerance for nondeterminism was " +
-                                   format_double(options.nondet_tol) + ".");
+          return fail(options,
+                      "Backward is not reentrant, i.e., running backward with same input and grad_output "
+                      "multiple times gives different values, although analytical gradient matches numerical "
+                      "gradient. The tolerance for nondeterminism was " +
+                          format_double(options.nondet_tol) + ".");
   return true;
 }
 
 bool gradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs, const GradcheckOptions& options) {
-  return gradcheck(TensorsFn([&fn](const std::vector<Tensor>& in) { return std::vector<Tensor>{fn(in)}; }), inputs,
-                   options);
+  return gradcheck(TensorsFn([&fn](const std::vector<Tensor>& in) { return std::vector<Tensor>{fn(in)}; }),
+                   inputs, options);
 }
 
-bool gradgradcheck(const TensorsFn& fn, const std::vector<Tensor>& inputs, const std::vector<Tensor>& grad_outputs,
-                   const GradcheckOptions& options) {
+bool gradgradcheck(const TensorsFn& fn, const std::vector<Tensor>& inputs,
+                   const std::vector<Tensor>& grad_outputs, const GradcheckOptions& options) {
   std::vector<std::size_t> wrt;
   for (std::size_t i = 0; i < inputs.size(); ++i)
     if (inputs[i].defined() && inputs[i].requires_grad()) wrt.push_back(i);
@@ -212,10 +219,11 @@ bool gradgradcheck(const TensorsFn& fn, const std::vector<Tensor>& inputs, const
   return gradcheck(vjp, all, options);
 }
 
-bool gradgradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs, const std::vector<Tensor>& grad_outputs,
-                   const GradcheckOptions& options) {
-  return gradgradcheck(TensorsFn([&fn](const std::vector<Tensor>& in) { return std::vector<Tensor>{fn(in)}; }), inputs,
-                       grad_outputs, options);
+bool gradgradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs,
+                   const std::vector<Tensor>& grad_outputs, const GradcheckOptions& options) {
+  return gradgradcheck(
+      TensorsFn([&fn](const std::vector<Tensor>& in) { return std::vector<Tensor>{fn(in)}; }), inputs,
+      grad_outputs, options);
 }
 
 }  // namespace descent::autograd

@@ -10,8 +10,8 @@ Tensor track_view(Tensor out, const Tensor& t) {
   AutogradMeta* tm = meta_if_exists(t);
   bool t_is_view = tm != nullptr && tm->view != nullptr;
   AutogradMeta& m = meta(out);
-  m.view = std::make_shared<ViewInfo>(ViewInfo{t_is_view ? tm->view->base : t,
-                                               is_grad_enabled() && (!t_is_view || tm->view->created_in_grad_mode)});
+  m.view = std::make_shared<ViewInfo>(ViewInfo{
+      t_is_view ? tm->view->base : t, is_grad_enabled() && (!t_is_view || tm->view->created_in_grad_mode)});
   m.attr_version = out._version();
   return out;
 }
@@ -25,12 +25,14 @@ void check_inplace(const Tensor& self, const ViewInfo* view) {
   }
   const Tensor& base = view->base;
   if (!view->created_in_grad_mode && (base.requires_grad() || self.requires_grad()))
-    raise<RuntimeError>("A view was created in no_grad mode and is being modified inplace with grad mode enabled. "
-                        "Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your "
-                        "code by moving both the view and the inplace either both inside the no_grad block (if you "
-                        "don't want the inplace to be tracked) or both outside (if you want the inplace to be tracked).");
+    raise<RuntimeError>(
+        "A view was created in no_grad mode and is being modified inplace with grad mode enabled. "
+        "Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your "
+        "code by moving both the view and the inplace either both inside the no_grad block (if you "
+        "don't want the inplace to be tracked) or both outside (if you want the inplace to be tracked).");
   if (base.is_leaf() && base.requires_grad())
-    raise<RuntimeError>("a view of a leaf Variable that requires grad is being used in an in-place operation.");
+    raise<RuntimeError>(
+        "a view of a leaf Variable that requires grad is being used in an in-place operation.");
 }
 }  // namespace
 
@@ -53,8 +55,8 @@ Tensor& inplace(Tensor& self, const char* name, const std::function<Tensor(const
                       " doesn't match the broadcast shape ", shape_to_string(result.sizes()));
   if (result.dtype() != self.dtype()) {
     if (!native::can_cast(result.dtype(), self.dtype()))
-      raise<TypeError>(name, ": result type ", to_string(result.dtype()), " can't be cast to the desired output type ",
-                       to_string(self.dtype()));
+      raise<TypeError>(name, ": result type ", to_string(result.dtype()),
+                       " can't be cast to the desired output type ", to_string(self.dtype()));
     result = result.to(self.dtype());
   }
   native::copy_(self, result);

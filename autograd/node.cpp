@@ -19,14 +19,22 @@ std::atomic<uint64_t> next_sequence_nr{0};
 // PyTorch's legacy type name used in autograd messages: "torch.DoubleTensor".
 std::string legacy_type_name(Dtype d) {
   switch (d) {
-    case Dtype::Bool: return "torch.BoolTensor";
-    case Dtype::Int64: return "torch.LongTensor";
-    case Dtype::Float16: return "torch.HalfTensor";
-    case Dtype::BFloat16: return "torch.BFloat16Tensor";
-    case Dtype::Float32: return "torch.FloatTensor";
-    case Dtype::Float64: return "torch.DoubleTensor";
-    case Dtype::Complex64: return "torch.ComplexFloatTensor";
-    case Dtype::Complex128: break;
+    case Dtype::Bool:
+      return "torch.BoolTensor";
+    case Dtype::Int64:
+      return "torch.LongTensor";
+    case Dtype::Float16:
+      return "torch.HalfTensor";
+    case Dtype::BFloat16:
+      return "torch.BFloat16Tensor";
+    case Dtype::Float32:
+      return "torch.FloatTensor";
+    case Dtype::Float64:
+      return "torch.DoubleTensor";
+    case Dtype::Complex64:
+      return "torch.ComplexFloatTensor";
+    case Dtype::Complex128:
+      break;
   }
   return "torch.ComplexDoubleTensor";
 }
@@ -91,9 +99,11 @@ Tensor SavedVariable::unpack(const std::shared_ptr<Node>& saved_for) const {
   if (!saved_) return Tensor();
   if (released_)
     raise<RuntimeError>(
-        "Trying to backward through the graph a second time (or directly access saved tensors after they have "
+        "Trying to backward through the graph a second time (or directly access saved tensors after they "
+        "have "
         "already been freed). Saved intermediate values of the graph are freed when you call .backward() or "
-        "autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time or if "
+        "autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time "
+        "or if "
         "you need to access saved tensors after calling backward.");
   int64_t current = data_.is_sparse() ? 0 : data_._version();
   if (current != saved_version_) {
@@ -103,11 +113,12 @@ Tensor SavedVariable::unpack(const std::shared_ptr<Node>& saved_for) const {
     std::shared_ptr<Node> producer = is_output_ ? saved_for : data_.grad_fn();
     if (producer != nullptr)
       what += ", which is output " + std::to_string(output_nr_) + " of " + forward_name(*producer) + ",";
-    raise<RuntimeError>("one of the variables needed for gradient computation has been modified by an inplace "
-                        "operation: ",
-                        what, " is at version ", current, "; expected version ", saved_version_,
-                        " instead. Hint: the tensor was written in place (a method ending in '_', or a write through "
-                        "a view of it) after the graph saved it; use the out-of-place op or clone() it first.");
+    raise<RuntimeError>(
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        "operation: ",
+        what, " is at version ", current, "; expected version ", saved_version_,
+        " instead. Hint: the tensor was written in place (a method ending in '_', or a write through "
+        "a view of it) after the graph saved it; use the out-of-place op or clone() it first.");
   }
   if (!is_output_ || !requires_grad_) return data_;
   Tensor alias = data_.is_sparse() ? data_ : plain_alias(data_);

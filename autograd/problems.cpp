@@ -11,7 +11,8 @@ namespace descent::problems {
 namespace {
 void check_vector(const char* problem, const Tensor& x, int64_t n) {
   if (x.dim() != 1 || x.numel() != n)
-    raise<ShapeError>(problem, ": expected a vector of ", n, " elements, got shape ", shape_to_string(x.sizes()));
+    raise<ShapeError>(problem, ": expected a vector of ", n, " elements, got shape ",
+                      shape_to_string(x.sizes()));
 }
 
 // Solves the symmetric positive definite system H d = g (row-major, n x n) by elimination.
@@ -88,13 +89,16 @@ Tensor Quadratic::operator()(const Tensor& x) const {
 Tensor Quadratic::initial_point(Dtype dtype) const { return start_.to(dtype); }
 
 // ---- LogisticRegression ----
-LogisticRegression::LogisticRegression(int64_t samples, int64_t features, double l2, uint64_t seed) : l2_(l2) {
+LogisticRegression::LogisticRegression(int64_t samples, int64_t features, double l2, uint64_t seed)
+    : l2_(l2) {
   if (samples < 1 || features < 1)
-    raise<ValueError>("LogisticRegression: samples and features must be positive (got ", samples, " and ", features, ")");
+    raise<ValueError>("LogisticRegression: samples and features must be positive (got ", samples, " and ",
+                      features, ")");
   if (!(l2 > 0.0)) raise<ValueError>("LogisticRegression: l2 must be positive (got ", format_double(l2), ")");
   autograd::NoGradGuard no_grad;
   Generator gen(seed);
-  x_ = cat({randn({samples, features}, {.dtype = kFloat64}, &gen), ones({samples, 1}, {.dtype = kFloat64})}, 1);
+  x_ = cat({randn({samples, features}, {.dtype = kFloat64}, &gen), ones({samples, 1}, {.dtype = kFloat64})},
+           1);
   Tensor w_true = randn({features + 1}, {.dtype = kFloat64}, &gen);
   Tensor p = sigmoid(matmul(x_, w_true));
   y_ = lt(rand({samples}, {.dtype = kFloat64}, &gen), p).to(kFloat64);
@@ -110,7 +114,8 @@ LogisticRegression::LogisticRegression(int64_t samples, int64_t features, double
       double s = 1.0 / (1.0 + std::exp(-z));
       for (std::size_t j = 0; j < d; ++j) {
         g[j] += (s - y[i]) * x[i * d + j] / static_cast<double>(n);
-        for (std::size_t k = 0; k < d; ++k) h[j * d + k] += s * (1 - s) * x[i * d + j] * x[i * d + k] / static_cast<double>(n);
+        for (std::size_t k = 0; k < d; ++k)
+          h[j * d + k] += s * (1 - s) * x[i * d + j] * x[i * d + k] / static_cast<double>(n);
       }
     }
     double step = 0;
@@ -136,7 +141,9 @@ Tensor LogisticRegression::operator()(const Tensor& w) const {
   return add(data, mul(square(w).sum(), Scalar(l2_ / 2)));
 }
 
-Tensor LogisticRegression::initial_point(Dtype dtype) const { return zeros({x_.sizes()[1]}, {.dtype = dtype}); }
+Tensor LogisticRegression::initial_point(Dtype dtype) const {
+  return zeros({x_.sizes()[1]}, {.dtype = dtype});
+}
 
 double LogisticRegression::accuracy(const Tensor& w) const {
   autograd::NoGradGuard no_grad;

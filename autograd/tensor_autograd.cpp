@@ -13,7 +13,9 @@ AutogradMeta& meta(const Tensor& t) {
   if (!m) m = std::make_shared<AutogradMeta>();
   return *m;
 }
-AutogradMeta* meta_if_exists(const Tensor& t) { return t.defined() ? t.impl()->autograd_meta.get() : nullptr; }
+AutogradMeta* meta_if_exists(const Tensor& t) {
+  return t.defined() ? t.impl()->autograd_meta.get() : nullptr;
+}
 
 namespace {
 thread_local bool grad_enabled = true;
@@ -30,11 +32,14 @@ bool Tensor::requires_grad() const {
 Tensor& Tensor::requires_grad_(bool requires_grad) {
   auto* m = autograd::meta_if_exists(*this);
   if (m != nullptr && m->grad_fn != nullptr && !requires_grad)
-    raise<RuntimeError>("requires_grad_: you can only change requires_grad flags of leaf variables. If you want to use a "
-                        "computed variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach().");
+    raise<RuntimeError>(
+        "requires_grad_: you can only change requires_grad flags of leaf variables. If you want to use a "
+        "computed variable in a subgraph that doesn't require differentiation use var_no_grad = "
+        "var.detach().");
   if (requires_grad && !is_floating_point() && !is_complex())
-    raise<RuntimeError>("requires_grad_: only Tensors of floating point and complex dtype can require gradients (got ",
-                        to_string(dtype()), ")");
+    raise<RuntimeError>(
+        "requires_grad_: only Tensors of floating point and complex dtype can require gradients (got ",
+        to_string(dtype()), ")");
   autograd::meta(*this).requires_grad = requires_grad;
   return *this;
 }
@@ -49,8 +54,8 @@ Tensor& Tensor::mutable_grad() { return autograd::meta(*this).grad; }
 void Tensor::set_grad(const Tensor& grad) const {
   if (grad.defined()) {
     if (grad.device() != device())
-      raise<DeviceError>("set_grad: assigned grad is on device ", grad.device().str(), " but the tensor is on ",
-                         device().str());
+      raise<DeviceError>("set_grad: assigned grad is on device ", grad.device().str(),
+                         " but the tensor is on ", device().str());
     if (grad.dtype() != dtype())
       raise<TypeError>("set_grad: assigned grad has data of type ", to_string(grad.dtype()),
                        " that differs from the tensor's type ", to_string(dtype()));
@@ -65,7 +70,8 @@ std::shared_ptr<autograd::Node> Tensor::grad_fn() const { return autograd::curre
 bool Tensor::is_leaf() const { return grad_fn() == nullptr; }
 
 void Tensor::retain_grad() const {
-  if (!requires_grad()) raise<RuntimeError>("retain_grad: can't retain_grad on Tensor that has requires_grad=False");
+  if (!requires_grad())
+    raise<RuntimeError>("retain_grad: can't retain_grad on Tensor that has requires_grad=False");
   if (is_leaf()) return;
   autograd::AutogradMeta& m = autograd::meta(*this);
   m.retains_grad = true;
@@ -96,14 +102,16 @@ namespace autograd {
 void set_data(const Tensor& t, const Tensor& new_data) {
   if (!t.defined() || !new_data.defined()) raise<ValueError>("set_data: both tensors must be defined");
   if (t.requires_grad() && !new_data.is_floating_point() && !new_data.is_complex())
-    raise<TypeError>("set_data: a tensor that requires grad can only hold floating point or complex data (got ",
-                     to_string(new_data.dtype()), ")");
+    raise<TypeError>(
+        "set_data: a tensor that requires grad can only hold floating point or complex data (got ",
+        to_string(new_data.dtype()), ")");
   TensorImpl& dst = *t.unsafe_get_impl();
   const TensorImpl& src = *new_data.unsafe_get_impl();
   if (&dst == &src) return;
-  bool same_metadata = dst.sizes == src.sizes && dst.dtype == src.dtype && dst.layout == src.layout &&
-                       (src.layout == Layout::SparseCoo ? dst.sparse_values.device() == src.sparse_values.device()
-                                                        : dst.storage && dst.storage->device == src.storage->device);
+  bool same_metadata =
+      dst.sizes == src.sizes && dst.dtype == src.dtype && dst.layout == src.layout &&
+      (src.layout == Layout::SparseCoo ? dst.sparse_values.device() == src.sparse_values.device()
+                                       : dst.storage && dst.storage->device == src.storage->device);
   dst.storage = src.storage;
   dst.offset = src.offset;
   dst.sizes = src.sizes;

@@ -19,9 +19,15 @@ std::optional<Arg> optional_arg(const std::optional<Tensor>& t) {
 }
 }  // namespace
 
-Tensor Tensor::to(Dtype d, bool copy) const { return autograd::record_to(native::to(*this, device(), d, copy), *this); }
-Tensor Tensor::to(Device dev, bool copy) const { return autograd::record_to(native::to(*this, dev, dtype(), copy), *this); }
-Tensor Tensor::to(Device dev, Dtype d, bool copy) const { return autograd::record_to(native::to(*this, dev, d, copy), *this); }
+Tensor Tensor::to(Dtype d, bool copy) const {
+  return autograd::record_to(native::to(*this, device(), d, copy), *this);
+}
+Tensor Tensor::to(Device dev, bool copy) const {
+  return autograd::record_to(native::to(*this, dev, dtype(), copy), *this);
+}
+Tensor Tensor::to(Device dev, Dtype d, bool copy) const {
+  return autograd::record_to(native::to(*this, dev, d, copy), *this);
+}
 Tensor Tensor::clone() const { return autograd::record_clone(native::clone(*this), *this); }
 
 Tensor& Tensor::copy_(const Tensor& src) {
@@ -40,7 +46,8 @@ Tensor& Tensor::fill_(const Scalar& value) {
 }
 Tensor& Tensor::fill_(const Tensor& value) {
   if (value.numel() != 1)
-    raise<ValueError>("fill_: only supports a 0-dimension value tensor, but got a tensor with ", value.dim(), " dimensions");
+    raise<ValueError>("fill_: only supports a 0-dimension value tensor, but got a tensor with ", value.dim(),
+                      " dimensions");
   if (!autograd::needs_grad(*this, value)) return native::fill_(*this, value.item());
   return autograd::inplace(*this, "fill_", [&](const Tensor& old) {
     return autograd::overwrite(old, full_like(old, value.item()), "FillBackward3", value);
@@ -53,7 +60,9 @@ Tensor& Tensor::zero_() {
   });
 }
 
-Tensor Tensor::view(const Shape& s) const { return autograd::record_view(native::view(*this, s), *this, "ViewBackward0"); }
+Tensor Tensor::view(const Shape& s) const {
+  return autograd::record_view(native::view(*this, s), *this, "ViewBackward0");
+}
 Tensor Tensor::reshape(const Shape& s) const {
   return autograd::record_view(native::view(*this, s), *this, "ViewBackward0");
 }
@@ -85,7 +94,9 @@ Tensor Tensor::transpose(int64_t a, int64_t b) const {
 Tensor Tensor::permute(const Shape& dims) const {
   return autograd::record_permute(native::permute(*this, dims), *this, dims);
 }
-Tensor Tensor::expand(const Shape& s) const { return autograd::record_expand(native::expand(*this, s), *this); }
+Tensor Tensor::expand(const Shape& s) const {
+  return autograd::record_expand(native::expand(*this, s), *this);
+}
 
 Tensor Tensor::add(const Tensor& o, const Scalar& a) const { return descent::add(*this, o, a); }
 Tensor Tensor::add(const Scalar& o, const Scalar& a) const { return descent::add(*this, o, a); }
@@ -145,7 +156,9 @@ Tensor& Tensor::pow_(const Scalar& e) {
 }
 Tensor Tensor::maximum(const Tensor& o) const { return descent::maximum(*this, o); }
 Tensor Tensor::minimum(const Tensor& o) const { return descent::minimum(*this, o); }
-Tensor Tensor::clamp(std::optional<Scalar> lo, std::optional<Scalar> hi) const { return descent::clamp(*this, lo, hi); }
+Tensor Tensor::clamp(std::optional<Scalar> lo, std::optional<Scalar> hi) const {
+  return descent::clamp(*this, lo, hi);
+}
 Tensor Tensor::clamp(const std::optional<Tensor>& lo, const std::optional<Tensor>& hi) const {
   return autograd::record_clamp(native::clamp(*this, optional_arg(lo), optional_arg(hi)), *this, lo, hi);
 }
@@ -179,30 +192,36 @@ Tensor& Tensor::lerp_(const Tensor& e, const Tensor& w) {
   }
   return autograd::inplace(*this, "lerp_", [&](const Tensor& old) { return descent::lerp(old, e, w); });
 }
-Tensor Tensor::addcmul(const Tensor& a, const Tensor& b, const Scalar& v) const { return descent::addcmul(*this, a, b, v); }
+Tensor Tensor::addcmul(const Tensor& a, const Tensor& b, const Scalar& v) const {
+  return descent::addcmul(*this, a, b, v);
+}
 Tensor& Tensor::addcmul_(const Tensor& a, const Tensor& b, const Scalar& v) {
   if (!autograd::needs_grad(*this, a, b)) {
     native::addcmul(*this, a, b, v, this);
     return *this;
   }
-  return autograd::inplace(*this, "addcmul_", [&](const Tensor& old) { return descent::addcmul(old, a, b, v); });
+  return autograd::inplace(*this, "addcmul_",
+                           [&](const Tensor& old) { return descent::addcmul(old, a, b, v); });
 }
-Tensor Tensor::addcdiv(const Tensor& a, const Tensor& b, const Scalar& v) const { return descent::addcdiv(*this, a, b, v); }
+Tensor Tensor::addcdiv(const Tensor& a, const Tensor& b, const Scalar& v) const {
+  return descent::addcdiv(*this, a, b, v);
+}
 Tensor& Tensor::addcdiv_(const Tensor& a, const Tensor& b, const Scalar& v) {
   if (!autograd::needs_grad(*this, a, b)) {
     native::addcdiv(*this, a, b, v, this);
     return *this;
   }
-  return autograd::inplace(*this, "addcdiv_", [&](const Tensor& old) { return descent::addcdiv(old, a, b, v); });
+  return autograd::inplace(*this, "addcdiv_",
+                           [&](const Tensor& old) { return descent::addcdiv(old, a, b, v); });
 }
 
-#define DESCENT_UNARY_METHODS(name, inplace_impl)                                                        \
-  Tensor Tensor::name() const { return descent::name(*this); }                                           \
-  Tensor& Tensor::name##_() {                                                                            \
-    if (autograd::needs_grad(*this))                                                                     \
+#define DESCENT_UNARY_METHODS(name, inplace_impl)                                                       \
+  Tensor Tensor::name() const { return descent::name(*this); }                                          \
+  Tensor& Tensor::name##_() {                                                                           \
+    if (autograd::needs_grad(*this))                                                                    \
       return autograd::inplace(*this, #name "_", [](const Tensor& old) { return descent::name(old); }); \
-    inplace_impl;                                                                                        \
-    return *this;                                                                                        \
+    inplace_impl;                                                                                       \
+    return *this;                                                                                       \
   }
 DESCENT_UNARY_METHODS(neg, native::unary_same("neg_", UnaryOp::Neg, *this, this))
 DESCENT_UNARY_METHODS(abs, native::abs(*this, this))
@@ -226,8 +245,8 @@ Tensor Tensor::isnan() const { return descent::isnan(*this); }
 Tensor Tensor::isinf() const { return descent::isinf(*this); }
 Tensor Tensor::logical_not() const { return descent::logical_not(*this); }
 
-#define DESCENT_COMPARE_METHODS(name, op)                                                              \
-  Tensor Tensor::name(const Tensor& o) const { return descent::name(*this, o); }                       \
+#define DESCENT_COMPARE_METHODS(name, op)                                        \
+  Tensor Tensor::name(const Tensor& o) const { return descent::name(*this, o); } \
   Tensor Tensor::name(const Scalar& o) const { return native::compare(BinaryOp::op, #name, *this, o); }
 DESCENT_COMPARE_METHODS(eq, Eq)
 DESCENT_COMPARE_METHODS(ne, Ne)
@@ -238,36 +257,44 @@ DESCENT_COMPARE_METHODS(ge, Ge)
 #undef DESCENT_COMPARE_METHODS
 
 Tensor Tensor::sum(std::optional<Dtype> d) const { return descent::sum(*this, d); }
-Tensor Tensor::sum(const Shape& dims, bool keepdim, std::optional<Dtype> d) const { return descent::sum(*this, dims, keepdim, d); }
+Tensor Tensor::sum(const Shape& dims, bool keepdim, std::optional<Dtype> d) const {
+  return descent::sum(*this, dims, keepdim, d);
+}
 Tensor Tensor::mean(std::optional<Dtype> d) const { return descent::mean(*this, d); }
-Tensor Tensor::mean(const Shape& dims, bool keepdim, std::optional<Dtype> d) const { return descent::mean(*this, dims, keepdim, d); }
+Tensor Tensor::mean(const Shape& dims, bool keepdim, std::optional<Dtype> d) const {
+  return descent::mean(*this, dims, keepdim, d);
+}
 Tensor Tensor::prod(std::optional<Dtype> d) const {
   return autograd::record_prod(native::reduce("prod", ReduceOp::Prod, *this, {}, false, d), *this);
 }
 Tensor Tensor::max() const {
-  return autograd::record_max_all(native::reduce("max", ReduceOp::Max, *this, {}, false, std::nullopt), *this, true);
+  return autograd::record_max_all(native::reduce("max", ReduceOp::Max, *this, {}, false, std::nullopt), *this,
+                                  true);
 }
 Tensor Tensor::min() const {
-  return autograd::record_max_all(native::reduce("min", ReduceOp::Min, *this, {}, false, std::nullopt), *this, false);
+  return autograd::record_max_all(native::reduce("min", ReduceOp::Min, *this, {}, false, std::nullopt), *this,
+                                  false);
 }
 std::tuple<Tensor, Tensor> Tensor::max(int64_t d, bool keepdim) const {
-  return autograd::record_max_dim(native::reduce_with_indices("max", ReduceOp::Max, *this, d, keepdim), *this, d,
-                                  keepdim, true);
+  return autograd::record_max_dim(native::reduce_with_indices("max", ReduceOp::Max, *this, d, keepdim), *this,
+                                  d, keepdim, true);
 }
 std::tuple<Tensor, Tensor> Tensor::min(int64_t d, bool keepdim) const {
-  return autograd::record_max_dim(native::reduce_with_indices("min", ReduceOp::Min, *this, d, keepdim), *this, d,
-                                  keepdim, false);
+  return autograd::record_max_dim(native::reduce_with_indices("min", ReduceOp::Min, *this, d, keepdim), *this,
+                                  d, keepdim, false);
 }
 Tensor Tensor::amax(const Shape& dims, bool keepdim) const {
-  return autograd::record_amax(native::reduce("amax", ReduceOp::Max, *this, dims, keepdim, std::nullopt), *this, dims,
-                               true);
+  return autograd::record_amax(native::reduce("amax", ReduceOp::Max, *this, dims, keepdim, std::nullopt),
+                               *this, dims, true);
 }
 Tensor Tensor::amin(const Shape& dims, bool keepdim) const {
-  return autograd::record_amax(native::reduce("amin", ReduceOp::Min, *this, dims, keepdim, std::nullopt), *this, dims,
-                               false);
+  return autograd::record_amax(native::reduce("amin", ReduceOp::Min, *this, dims, keepdim, std::nullopt),
+                               *this, dims, false);
 }
 Tensor Tensor::norm(double p) const { return descent::norm(*this, p); }
-Tensor Tensor::norm(double p, const Shape& dims, bool keepdim) const { return descent::norm(*this, p, dims, keepdim); }
+Tensor Tensor::norm(double p, const Shape& dims, bool keepdim) const {
+  return descent::norm(*this, p, dims, keepdim);
+}
 Tensor Tensor::dot(const Tensor& o) const { return descent::dot(*this, o); }
 Tensor Tensor::vdot(const Tensor& o) const { return descent::vdot(*this, o); }
 Tensor Tensor::all() const { return native::reduce("all", ReduceOp::All, *this, {}, false, std::nullopt); }

@@ -17,8 +17,10 @@ using native::Arg;
 namespace {
 void forbid_sparse_grad(const char* op, const Tensor& a, const Tensor& b) {
   if (autograd::needs_grad(a, b))
-    raise<NotImplementedError>(op, ": gradients through sparse tensors are not supported (the dense operand or the "
-                                   "sparse one requires grad)");
+    raise<NotImplementedError>(
+        op,
+        ": gradients through sparse tensors are not supported (the dense operand or the "
+        "sparse one requires grad)");
 }
 }  // namespace
 
@@ -44,9 +46,15 @@ Tensor div(const Tensor& a, const Tensor& b) { return autograd::record_div(nativ
 Tensor div(const Tensor& a, const Scalar& b) { return autograd::record_div(native::div(a, b), a, b); }
 Tensor pow(const Tensor& a, const Tensor& e) { return autograd::record_pow(native::pow(a, e), a, e); }
 Tensor pow(const Tensor& a, const Scalar& e) { return autograd::record_pow(native::pow(a, e), a, e); }
-Tensor pow(const Scalar& base, const Tensor& e) { return autograd::record_pow(native::pow(base, e), base, e); }
-Tensor maximum(const Tensor& a, const Tensor& b) { return autograd::record_maximum(native::maximum(a, b), a, b); }
-Tensor minimum(const Tensor& a, const Tensor& b) { return autograd::record_minimum(native::minimum(a, b), a, b); }
+Tensor pow(const Scalar& base, const Tensor& e) {
+  return autograd::record_pow(native::pow(base, e), base, e);
+}
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  return autograd::record_maximum(native::maximum(a, b), a, b);
+}
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  return autograd::record_minimum(native::minimum(a, b), a, b);
+}
 Tensor atan2(const Tensor& a, const Tensor& b) { return autograd::record_atan2(native::atan2(a, b), a, b); }
 Tensor clamp(const Tensor& t, std::optional<Scalar> min, std::optional<Scalar> max) {
   Tensor out = native::clamp(t, min ? std::optional<Arg>(Arg(*min)) : std::nullopt,
@@ -62,15 +70,21 @@ Tensor where(const Tensor& c, const Tensor& a, const Scalar& b) {
 Tensor where(const Tensor& c, const Scalar& a, const Tensor& b) {
   return autograd::record_where(native::where(c, a, b), c, Tensor(), b);
 }
-Tensor lerp(const Tensor& s, const Tensor& e, const Scalar& w) { return autograd::record_lerp(native::lerp(s, e, w), s, e, w); }
-Tensor lerp(const Tensor& s, const Tensor& e, const Tensor& w) { return autograd::record_lerp(native::lerp(s, e, w), s, e, w); }
+Tensor lerp(const Tensor& s, const Tensor& e, const Scalar& w) {
+  return autograd::record_lerp(native::lerp(s, e, w), s, e, w);
+}
+Tensor lerp(const Tensor& s, const Tensor& e, const Tensor& w) {
+  return autograd::record_lerp(native::lerp(s, e, w), s, e, w);
+}
 Tensor addcmul(const Tensor& t, const Tensor& t1, const Tensor& t2, const Scalar& v) {
   return autograd::record_addcmul(native::addcmul(t, t1, t2, v), t, t1, t2, v);
 }
 Tensor addcdiv(const Tensor& t, const Tensor& t1, const Tensor& t2, const Scalar& v) {
   return autograd::record_addcdiv(native::addcdiv(t, t1, t2, v), t, t1, t2, v);
 }
-Tensor neg(const Tensor& t) { return autograd::record_unary(native::unary_same("neg", UnaryOp::Neg, t), UnaryOp::Neg, t); }
+Tensor neg(const Tensor& t) {
+  return autograd::record_unary(native::unary_same("neg", UnaryOp::Neg, t), UnaryOp::Neg, t);
+}
 Tensor abs(const Tensor& t) { return autograd::record_unary(native::abs(t), UnaryOp::Abs, t); }
 Tensor sign(const Tensor& t) {
   if (t.dtype() == kBool) return native::clone(t);
@@ -111,8 +125,12 @@ Tensor isfinite(const Tensor& t) { return native::predicate("isfinite", UnaryOp:
 Tensor isnan(const Tensor& t) { return native::predicate("isnan", UnaryOp::IsNan, t); }
 Tensor isinf(const Tensor& t) { return native::predicate("isinf", UnaryOp::IsInf, t); }
 Tensor logical_not(const Tensor& t) { return native::predicate("logical_not", UnaryOp::LogicalNot, t); }
-Tensor logical_and(const Tensor& a, const Tensor& b) { return native::logical(BinaryOp::LogicalAnd, "logical_and", a, b); }
-Tensor logical_or(const Tensor& a, const Tensor& b) { return native::logical(BinaryOp::LogicalOr, "logical_or", a, b); }
+Tensor logical_and(const Tensor& a, const Tensor& b) {
+  return native::logical(BinaryOp::LogicalAnd, "logical_and", a, b);
+}
+Tensor logical_or(const Tensor& a, const Tensor& b) {
+  return native::logical(BinaryOp::LogicalOr, "logical_or", a, b);
+}
 Tensor eq(const Tensor& a, const Tensor& b) { return native::compare(BinaryOp::Eq, "eq", a, b); }
 Tensor ne(const Tensor& a, const Tensor& b) { return native::compare(BinaryOp::Ne, "ne", a, b); }
 Tensor lt(const Tensor& a, const Tensor& b) { return native::compare(BinaryOp::Lt, "lt", a, b); }
@@ -120,7 +138,9 @@ Tensor le(const Tensor& a, const Tensor& b) { return native::compare(BinaryOp::L
 Tensor gt(const Tensor& a, const Tensor& b) { return native::compare(BinaryOp::Gt, "gt", a, b); }
 Tensor ge(const Tensor& a, const Tensor& b) { return native::compare(BinaryOp::Ge, "ge", a, b); }
 Tensor view_as_real(const Tensor& t) { return autograd::record_view_as_real(native::view_as_real(t), t); }
-Tensor view_as_complex(const Tensor& t) { return autograd::record_view_as_complex(native::view_as_complex(t), t); }
+Tensor view_as_complex(const Tensor& t) {
+  return autograd::record_view_as_complex(native::view_as_complex(t), t);
+}
 Tensor complex(const Tensor& re, const Tensor& im) {
   if (re.dtype() != im.dtype() || (re.dtype() != kFloat32 && re.dtype() != kFloat64))
     raise<TypeError>("complex: expected both inputs to be float32 or float64 tensors of the same dtype, got ",
@@ -165,10 +185,18 @@ Tensor norm_impl(const Tensor& t, double p, const Shape& dims, bool keepdim) {
 }  // namespace
 
 Tensor norm(const Tensor& t, double p) { return norm_impl(t, p, {}, false); }
-Tensor norm(const Tensor& t, double p, const Shape& dims, bool keepdim) { return norm_impl(t, p, dims, keepdim); }
-Tensor dot(const Tensor& a, const Tensor& b) { return autograd::record_dot(native::dot(a, b, false), a, b, false); }
-Tensor vdot(const Tensor& a, const Tensor& b) { return autograd::record_dot(native::dot(a, b, true), a, b, true); }
-Tensor matmul(const Tensor& a, const Tensor& b) { return autograd::record_matmul(native::matmul(a, b), a, b); }
+Tensor norm(const Tensor& t, double p, const Shape& dims, bool keepdim) {
+  return norm_impl(t, p, dims, keepdim);
+}
+Tensor dot(const Tensor& a, const Tensor& b) {
+  return autograd::record_dot(native::dot(a, b, false), a, b, false);
+}
+Tensor vdot(const Tensor& a, const Tensor& b) {
+  return autograd::record_dot(native::dot(a, b, true), a, b, true);
+}
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  return autograd::record_matmul(native::matmul(a, b), a, b);
+}
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   return autograd::record_cat(native::cat(tensors, dim), tensors, dim);
 }
@@ -178,8 +206,9 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
 
 bool equal(const Tensor& a, const Tensor& b) {
   if (a.sizes() != b.sizes()) return false;
-  return native::reduce("equal", ReduceOp::All, native::compare(BinaryOp::Eq, "equal", a.to_dense(), b.to_dense()), {},
-                        false, std::nullopt)
+  return native::reduce("equal", ReduceOp::All,
+                        native::compare(BinaryOp::Eq, "equal", a.to_dense(), b.to_dense()), {}, false,
+                        std::nullopt)
       .item<bool>();
 }
 
@@ -189,7 +218,8 @@ bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol, bool e
   Tensor x = a.to(dt), y = b.to(dt);
   Tensor close = native::compare(BinaryOp::Le, "allclose", native::abs(native::sub(x, y, 1)),
                                  native::add(native::mul(native::abs(y), Scalar(rtol)), Scalar(atol), 1));
-  close = native::logical(BinaryOp::LogicalOr, "allclose", close, native::compare(BinaryOp::Eq, "allclose", x, y));
+  close = native::logical(BinaryOp::LogicalOr, "allclose", close,
+                          native::compare(BinaryOp::Eq, "allclose", x, y));
   if (equal_nan)
     close = native::logical(BinaryOp::LogicalOr, "allclose", close,
                             native::logical(BinaryOp::LogicalAnd, "allclose", isnan(x), isnan(y)));

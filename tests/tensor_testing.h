@@ -5,7 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <cstring>
+#include <cstdio>
 #include <string>
 
 #include "fixtures.h"

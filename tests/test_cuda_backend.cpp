@@ -10,7 +10,6 @@
 #include <utility>
 
 #include "../devices/cuda/thrust_host_backend.h"
-#include "../devices/elementwise_math.h"
 #include "backend_compare.h"
 #include "descent/devices/device.h"
 
@@ -47,12 +46,35 @@ Host run_unary(Backend& be, UnaryOp op, const Host& in, Dtype out_dtype) {
   return out.download();
 }
 
-constexpr UnaryOp kUnaryOps[] = {
-    UnaryOp::Neg,        UnaryOp::Abs,   UnaryOp::Sign,       UnaryOp::Sqrt,    UnaryOp::Rsqrt,
-    UnaryOp::Exp,        UnaryOp::Log,   UnaryOp::Reciprocal, UnaryOp::Sigmoid, UnaryOp::Tanh,
-    UnaryOp::Relu,       UnaryOp::Conj,  UnaryOp::Sin,        UnaryOp::Cos,     UnaryOp::Square,
-    UnaryOp::Log1p,      UnaryOp::Expm1, UnaryOp::IsFinite,   UnaryOp::IsNan,   UnaryOp::IsInf,
-    UnaryOp::LogicalNot, UnaryOp::Real,  UnaryOp::Imag,       UnaryOp::Angle,
+struct UnaryName {
+  UnaryOp op;
+  const char* name;
+};
+constexpr UnaryName kUnaryOps[] = {
+    {UnaryOp::Neg, "neg"},
+    {UnaryOp::Abs, "abs"},
+    {UnaryOp::Sign, "sign"},
+    {UnaryOp::Sqrt, "sqrt"},
+    {UnaryOp::Rsqrt, "rsqrt"},
+    {UnaryOp::Exp, "exp"},
+    {UnaryOp::Log, "log"},
+    {UnaryOp::Reciprocal, "reciprocal"},
+    {UnaryOp::Sigmoid, "sigmoid"},
+    {UnaryOp::Tanh, "tanh"},
+    {UnaryOp::Relu, "relu"},
+    {UnaryOp::Conj, "conj"},
+    {UnaryOp::Sin, "sin"},
+    {UnaryOp::Cos, "cos"},
+    {UnaryOp::Square, "square"},
+    {UnaryOp::Log1p, "log1p"},
+    {UnaryOp::Expm1, "expm1"},
+    {UnaryOp::IsFinite, "isfinite"},
+    {UnaryOp::IsNan, "isnan"},
+    {UnaryOp::IsInf, "isinf"},
+    {UnaryOp::LogicalNot, "logical_not"},
+    {UnaryOp::Real, "real"},
+    {UnaryOp::Imag, "imag"},
+    {UnaryOp::Angle, "angle"},
 };
 
 // Exactly rounded or written out identically in both backends: bit-exact.
@@ -80,26 +102,46 @@ bool unary_exact(UnaryOp op, Dtype dtype) {
 }
 
 Dtype unary_out(UnaryOp op, Dtype dtype) {
-  if (math::unary_writes_bool(op)) return kBool;
+  if (op == UnaryOp::IsFinite || op == UnaryOp::IsNan || op == UnaryOp::IsInf || op == UnaryOp::LogicalNot)
+    return kBool;
   if (op == UnaryOp::Abs || op == UnaryOp::Real || op == UnaryOp::Imag || op == UnaryOp::Angle)
     return to_real_dtype(dtype);
   return dtype;
 }
 
+const char* name_of(UnaryOp op) {
+  for (const auto& u : kUnaryOps)
+    if (u.op == op) return u.name;
+  return "?";
+}
+
+// Runs `run` on the device and on the CPU backend and compares; an op the CPU
+// rejects as not implemented must be rejected by the device too.
+template <class Run>
+void compare_with_cpu(Backend& dev, const Run& run, const Tol& tol) {
+  Host want;
+  try {
+    want = run(cpu());
+  } catch (const NotImplementedError&) {
+    CHECK_THROWS_AS(run(dev), NotImplementedError);
+    return;
+  }
+  const std::string diff = mismatch(run(dev), want, tol);
+  CHECK_MESSAGE(diff.empty(), diff);
+}
+
 void check_unary_all(Backend& dev) {
   unsigned seed = 1;
-  for (UnaryOp op : kUnaryOps) {
+  for (const auto& [op, name] : kUnaryOps) {
     for (Dtype dtype : kAllDtypes) {
-      if (!math::unary_supported(op, category(dtype))) continue;
       const bool exact = unary_exact(op, dtype);
       // Special values of complex transcendental functions follow each library's own conventions.
       const Host in =
           random_host(dtype, 97, seed++, !exact && is_complex(dtype) ? Values::Finite : Values::General);
       const Dtype out = unary_out(op, dtype);
-      INFO(std::string(math::op_name(op)), " on ", to_string(dtype));
-      const std::string diff =
-          mismatch(run_unary(dev, op, in, out), run_unary(cpu(), op, in, out), exact ? Tol{} : approx(dtype));
-      CHECK_MESSAGE(diff.empty(), diff);
+      INFO(name, " on ", to_string(dtype));
+      compare_with_cpu(
+          dev, [&](Backend& be) { return run_unary(be, op, in, out); }, exact ? Tol{} : approx(dtype));
     }
   }
 }
@@ -114,7 +156,7 @@ void check_unary_converting_output(Backend& dev) {
                {UnaryOp::Relu, kFloat32, kFloat16}, {UnaryOp::Neg, kInt64, kFloat32}};
   for (const auto& c : cases) {
     const Host in = random_host(c.in, 50, 7);
-    INFO(std::string(math::op_name(c.op)), " from ", to_string(c.in), " into ", to_string(c.out));
+    INFO(name_of(c.op), " from ", to_string(c.in), " into ", to_string(c.out));
     const std::string diff =
         mismatch(run_unary(dev, c.op, in, c.out), run_unary(cpu(), c.op, in, c.out), Tol{});
     CHECK_MESSAGE(diff.empty(), diff);
@@ -149,6 +191,61 @@ TEST_CASE("cuda device: unary ops match the CPU backend") {
 namespace {
 
 // ---- binary and ternary -----------------------------------------------------
+
+struct BinaryName {
+  BinaryOp op;
+  const char* name;
+};
+constexpr BinaryName kBinaryOps[] = {
+    {BinaryOp::Copy, "copy"},
+    {BinaryOp::Add, "add"},
+    {BinaryOp::Sub, "sub"},
+    {BinaryOp::Mul, "mul"},
+    {BinaryOp::Div, "div"},
+    {BinaryOp::Pow, "pow"},
+    {BinaryOp::Maximum, "maximum"},
+    {BinaryOp::Minimum, "minimum"},
+    {BinaryOp::Atan2, "atan2"},
+    {BinaryOp::Remainder, "remainder"},
+    {BinaryOp::Eq, "eq"},
+    {BinaryOp::Ne, "ne"},
+    {BinaryOp::Lt, "lt"},
+    {BinaryOp::Le, "le"},
+    {BinaryOp::Gt, "gt"},
+    {BinaryOp::Ge, "ge"},
+    {BinaryOp::LogicalAnd, "logical_and"},
+    {BinaryOp::LogicalOr, "logical_or"},
+    {BinaryOp::LogicalXor, "logical_xor"},
+    {BinaryOp::Lerp, "lerp"},
+    {BinaryOp::Addcmul, "addcmul"},
+    {BinaryOp::Addcdiv, "addcdiv"},
+    {BinaryOp::Where, "where"},
+    {BinaryOp::Clamp, "clamp"},
+    {BinaryOp::ThresholdBackward, "threshold_backward"},
+};
+
+const char* name_of(BinaryOp op) {
+  for (const auto& b : kBinaryOps)
+    if (b.op == op) return b.name;
+  return "?";
+}
+
+bool writes_bool(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::Eq:
+    case BinaryOp::Ne:
+    case BinaryOp::Lt:
+    case BinaryOp::Le:
+    case BinaryOp::Gt:
+    case BinaryOp::Ge:
+    case BinaryOp::LogicalAnd:
+    case BinaryOp::LogicalOr:
+    case BinaryOp::LogicalXor:
+      return true;
+    default:
+      return false;
+  }
+}
 
 // How one operand is laid out over the output shape [4, 5, 6].
 enum class Shape { Contiguous, Transposed, BroadcastMid, BroadcastRows, Scalar };
@@ -236,7 +333,7 @@ Launch make_launch(BinaryOp op, Dtype dtype, int variant, unsigned seed) {
   a.sizes[1] = 5;
   a.sizes[2] = 6;
   a.ninputs = arity(op, variant);
-  a.out_dtype = math::binary_writes_bool(op) ? kBool : dtype;
+  a.out_dtype = writes_bool(op) ? kBool : dtype;
   const bool integral = is_integral(dtype, true);
   a.scalars[0] = integral ? C(2.0) : C(0.75);
   if (op == BinaryOp::Add || op == BinaryOp::Sub) a.scalars[0] = variant == 0 ? C(1.0) : a.scalars[0];
@@ -272,57 +369,26 @@ Launch make_launch(BinaryOp op, Dtype dtype, int variant, unsigned seed) {
   return l;
 }
 
-constexpr BinaryOp kBinaryOps[] = {
-    BinaryOp::Copy,
-    BinaryOp::Add,
-    BinaryOp::Sub,
-    BinaryOp::Mul,
-    BinaryOp::Div,
-    BinaryOp::Pow,
-    BinaryOp::Maximum,
-    BinaryOp::Minimum,
-    BinaryOp::Atan2,
-    BinaryOp::Remainder,
-    BinaryOp::Eq,
-    BinaryOp::Ne,
-    BinaryOp::Lt,
-    BinaryOp::Le,
-    BinaryOp::Gt,
-    BinaryOp::Ge,
-    BinaryOp::LogicalAnd,
-    BinaryOp::LogicalOr,
-    BinaryOp::LogicalXor,
-    BinaryOp::Lerp,
-    BinaryOp::Addcmul,
-    BinaryOp::Addcdiv,
-    BinaryOp::Where,
-    BinaryOp::Clamp,
-    BinaryOp::ThresholdBackward,
-};
-
 // Complex products are written out alike in both backends, but GCC's
 // vectorizer turns the CPU's into fused multiply-adds (its complex-multiply
 // pattern ignores -ffp-contract=off), so they may differ in the last bit.
 bool binary_exact(BinaryOp op, Dtype dtype) {
   if (op == BinaryOp::Pow || op == BinaryOp::Atan2) return false;
-  if (!is_complex(dtype) || math::binary_writes_bool(op)) return true;
+  if (!is_complex(dtype) || writes_bool(op)) return true;
   return op == BinaryOp::Copy || op == BinaryOp::Where || op == BinaryOp::Add || op == BinaryOp::Sub;
 }
 
 void check_binary_all(Backend& dev) {
   unsigned seed = 100;
-  for (BinaryOp op : kBinaryOps) {
+  for (const auto& [op, name] : kBinaryOps) {
     for (Dtype dtype : kAllDtypes) {
-      if (!math::binary_supported(op, category(dtype))) continue;
       const bool exact = binary_exact(op, dtype);
       for (int variant = 0; variant < 4; ++variant) {
         if (op == BinaryOp::Copy && kVariants[variant][0] == Shape::Scalar) continue;
         const Launch launch = make_launch(op, dtype, variant, seed++);
-        INFO(std::string(math::op_name(op)), " on ", to_string(dtype), ", variant ", variant, ", ",
-             launch.args.ninputs, " inputs");
-        const std::string diff = mismatch(run_elementwise(dev, launch), run_elementwise(cpu(), launch),
-                                          exact ? Tol{} : approx(dtype));
-        CHECK_MESSAGE(diff.empty(), diff);
+        INFO(name, " on ", to_string(dtype), ", variant ", variant, ", ", launch.args.ninputs, " inputs");
+        compare_with_cpu(
+            dev, [&](Backend& be) { return run_elementwise(be, launch); }, exact ? Tol{} : approx(dtype));
       }
     }
   }
@@ -346,8 +412,7 @@ void check_binary_mixed_dtypes(Backend& dev) {
       launch.inputs[1] = random_host(c.in1, launch.inputs[1].n, 12);
       launch.args.inputs[1].dtype = c.in1;
     }
-    INFO(std::string(math::op_name(c.op)), " of ", to_string(c.in0), " and ", to_string(c.in1), " into ",
-         to_string(c.out));
+    INFO(name_of(c.op), " of ", to_string(c.in0), " and ", to_string(c.in1), " into ", to_string(c.out));
     const std::string diff = mismatch(run_elementwise(dev, launch), run_elementwise(cpu(), launch), Tol{});
     CHECK_MESSAGE(diff.empty(), diff);
   }
@@ -433,6 +498,10 @@ void check_matmul(Backend& dev) {
 
 // ---- reductions -------------------------------------------------------------
 
+// Indexed by ReduceOp.
+constexpr const char* kReduceNames[] = {"sum",      "mean",   "max", "min", "norm2",
+                                        "norm_inf", "norm_p", "all", "any", "prod"};
+
 struct Reduction {
   ReduceOp op;
   Dtype in, out;
@@ -510,7 +579,7 @@ void check_reduction(Backend& dev, const Reduction& r, unsigned seed) {
   const Host in = random_host(r.in, n, seed, kind);
   std::ostringstream dims;
   for (int d : r.dims) dims << d << ' ';
-  INFO(std::string(math::op_name(r.op)), " of ", to_string(r.in), " into ", to_string(r.out), ", dims { ",
+  INFO(kReduceNames[static_cast<int>(r.op)], " of ", to_string(r.in), " into ", to_string(r.out), ", dims { ",
        dims.str(), "}, p ", r.p, ", numel ", n);
   const ReduceResult got = run_reduce(dev, r, in), want = reference_reduce(r, in);
   const std::string diff = mismatch(got.values, want.values, reduce_tolerance(r, in));
@@ -633,6 +702,102 @@ TEST_CASE("cuda device: fill, cast, matmul and reductions match the CPU backend"
     check_reduce_all(*dev);
     check_reduce_converting(*dev);
   }
+}
+
+namespace {
+
+// ---- fused optimizer kernels ------------------------------------------------
+
+struct FusedCase {
+  bool adam;
+  FusedAdamArgs adam_args;
+  FusedSgdArgs sgd_args;
+  float grad_scale = 0.0f;  // 0: no AMP unscaling
+  bool found_inf = false;
+};
+
+// Runs one fused step over tensors of these sizes; returns every buffer
+// (param, grad, three states per tensor) afterwards.
+std::vector<Host> run_fused(Backend& be, const FusedCase& c, const std::vector<Host>& buffers,
+                            const std::vector<int64_t>& sizes) {
+  std::vector<std::unique_ptr<DeviceBuffer>> device;
+  for (const Host& h : buffers) device.push_back(std::make_unique<DeviceBuffer>(be, h));
+  const DeviceBuffer scale(be, host_of({C(c.grad_scale)}, kFloat32));
+  const DeviceBuffer found(be, host_of({C(c.found_inf ? 1.0 : 0.0)}, kFloat32));
+  const AmpInputs amp{c.grad_scale != 0.0f ? static_cast<const float*>(scale.get()) : nullptr,
+                      c.found_inf ? static_cast<const float*>(found.get()) : nullptr};
+  std::vector<FusedTensor> tensors;
+  for (std::size_t t = 0; t < sizes.size(); ++t) {
+    FusedTensor ft;
+    ft.param = device[5 * t]->get();
+    ft.grad = device[5 * t + 1]->get();
+    ft.state = {device[5 * t + 2]->get(), device[5 * t + 3]->get(), device[5 * t + 4]->get()};
+    ft.numel = sizes[t];
+    ft.step_size = 0.01 / (1.0 - std::pow(0.9, 3 + t));
+    ft.bias_correction2_sqrt = std::sqrt(1.0 - std::pow(0.999, 3 + t));
+    tensors.push_back(ft);
+  }
+  const Dtype dtype = buffers[0].dtype;
+  if (c.adam) {
+    FusedAdamArgs args = c.adam_args;
+    args.amp = amp;
+    be.fused_adam(dtype, tensors, args);
+  } else {
+    FusedSgdArgs args = c.sgd_args;
+    args.amp = amp;
+    be.fused_sgd(dtype, tensors, args);
+  }
+  std::vector<Host> out;
+  for (const auto& d : device) out.push_back(d->download());
+  return out;
+}
+
+void check_fused(Backend& dev) {
+  const std::vector<int64_t> sizes = {37, 0, 1000, 5};
+  std::vector<FusedCase> cases;
+  cases.push_back({true, {.lr = 0.01}, {}});
+  cases.push_back({true, {.lr = 0.01, .weight_decay = 0.1, .amsgrad = true, .maximize = true}, {}});
+  cases.push_back({true, {.lr = 0.01, .weight_decay = 0.1, .decoupled_weight_decay = true}, {}, 1024.0f});
+  cases.push_back({true, {.lr = 0.01, .amsgrad = true}, {}, 64.0f, true});
+  cases.push_back({false, {}, {.lr = 0.1}});
+  cases.push_back(
+      {false,
+       {},
+       {.lr = 0.1, .momentum = 0.9, .dampening = 0.1, .weight_decay = 0.01, .is_first_step = true}});
+  cases.push_back({false, {}, {.lr = 0.1, .momentum = 0.9, .nesterov = true, .maximize = true}, 8.0f});
+  unsigned seed = 7000;
+  for (Dtype dtype : {kFloat32, kFloat64, kFloat16, kBFloat16}) {
+    for (std::size_t k = 0; k < cases.size(); ++k) {
+      std::vector<Host> buffers;
+      for (int64_t n : sizes) {
+        buffers.push_back(random_host(dtype, n, seed++, Values::Finite));   // param
+        buffers.push_back(random_host(dtype, n, seed++, Values::Finite));   // grad
+        buffers.push_back(random_host(dtype, n, seed++, Values::Finite));   // exp_avg / momentum_buffer
+        buffers.push_back(random_host(dtype, n, seed++, Values::NearOne));  // exp_avg_sq
+        buffers.push_back(random_host(dtype, n, seed++, Values::NearOne));  // max_exp_avg_sq
+      }
+      const std::vector<Host> got = run_fused(dev, cases[k], buffers, sizes);
+      const std::vector<Host> want = run_fused(cpu(), cases[k], buffers, sizes);
+      for (std::size_t b = 0; b < got.size(); ++b) {
+        INFO(std::string(cases[k].adam ? "fused_adam" : "fused_sgd"), " case ", k, " on ", to_string(dtype),
+             ", tensor ", b / 5, " buffer ", b % 5);
+        const std::string diff = mismatch(got[b], want[b], Tol{});
+        CHECK_MESSAGE(diff.empty(), diff);
+      }
+    }
+  }
+  CHECK_THROWS_WITH_AS(dev.fused_sgd(kInt64, {}, {}), doctest::Contains("floating point params only"),
+                       TypeError);
+}
+
+}  // namespace
+
+TEST_CASE("thrust-host backend: fused optimizer kernels match the CPU backend bit for bit") {
+  if (Backend* dev = thrust_host()) check_fused(*dev);
+}
+
+TEST_CASE("cuda device: fused optimizer kernels match the CPU backend bit for bit") {
+  if (Backend* dev = gpu()) check_fused(*dev);
 }
 
 TEST_CASE("thrust-host backend: invalid launches raise the CPU backend's error types") {

@@ -23,7 +23,8 @@ Tensor positive(const Shape& shape, uint64_t seed) {
 }
 Tensor crnd(const Shape& shape, uint64_t seed) {
   Generator g(seed);
-  return complex(randn(shape, {.dtype = kFloat64}, &g), randn(shape, {.dtype = kFloat64}, &g)).requires_grad_();
+  return complex(randn(shape, {.dtype = kFloat64}, &g), randn(shape, {.dtype = kFloat64}, &g))
+      .requires_grad_();
 }
 // Values 0.5 .. 0.5 + 0.3 (n - 1) in a random order: no ties, no zeros.
 Tensor distinct(const Shape& shape, uint64_t seed) {
@@ -41,7 +42,8 @@ void check_op(const std::string& name, const Fn& fn, const In& inputs, bool seco
 
 TEST_SUITE("gradcheck") {
   TEST_CASE("binary and ternary elementwise ops (with broadcasting)") {
-    Tensor a = rnd({2, 3}, 1), b = rnd({3}, 2), c = rnd({2, 1}, 3), pa = positive({2, 3}, 4), pb = positive({3}, 5);
+    Tensor a = rnd({2, 3}, 1), b = rnd({3}, 2), c = rnd({2, 1}, 3), pa = positive({2, 3}, 4),
+           pb = positive({3}, 5);
     check_op("add", [](const In& x) { return add(x[0], x[1], 2.5); }, {a, b});
     check_op("add scalar", [](const In& x) { return add(x[0], Scalar(1.5), 2); }, {a});
     check_op("sub", [](const In& x) { return sub(x[0], x[1], 0.5); }, {a, c});
@@ -70,7 +72,8 @@ TEST_SUITE("gradcheck") {
     check_op("lerp", [](const In& x) { return lerp(x[0], x[1], Scalar(0.3)); }, {a, b});
     check_op("lerp tensor", [](const In& x) { return lerp(x[0], x[1], x[2]); }, {a, b, c});
     check_op("addcmul", [](const In& x) { return addcmul(x[0], x[1], x[2], 0.7); }, {a, b, c});
-    check_op("addcdiv", [](const In& x) { return addcdiv(x[0], x[1], x[2], 0.7); }, {a, b, positive({2, 1}, 8)});
+    check_op("addcdiv", [](const In& x) { return addcdiv(x[0], x[1], x[2], 0.7); },
+             {a, b, positive({2, 1}, 8)});
   }
 
   TEST_CASE("unary ops") {
@@ -88,7 +91,8 @@ TEST_SUITE("gradcheck") {
     check_op("tanh", [](const In& x) { return x[0].tanh(); }, {a});
     check_op("relu", [](const In& x) { return sub(x[0], Scalar(1.35)).relu(); }, {d});
     check_op("softplus", [](const In& x) { return softplus(x[0], 2.0, 3.0); }, {a});
-    check_op("softplus above threshold", [](const In& x) { return softplus(mul(x[0], Scalar(8)), 1.0, 5.0); }, {d});
+    check_op("softplus above threshold", [](const In& x) { return softplus(mul(x[0], Scalar(8)), 1.0, 5.0); },
+             {d});
   }
 
   TEST_CASE("complex ops (conjugate Wirtinger convention)") {
@@ -116,6 +120,20 @@ TEST_SUITE("gradcheck") {
     check_op("dot", [](const In& x) { return dot(x[0], x[1]); }, {z, w});
     check_op("vdot", [](const In& x) { return vdot(x[0], x[1]); }, {z, w});
     check_op("matmul", [](const In& x) { return matmul(x[0], x[1]); }, {crnd({2, 3}, 26), crnd({3, 2}, 27)});
+    check_op("sub", [](const In& x) { return sub(x[0], x[1], Scalar(std::complex<double>(0.5, -1))); }, {z, w});
+    check_op("neg", [](const In& x) { return -x[0]; }, {z});
+    check_op("square", [](const In& x) { return x[0].square(); }, {z});
+    check_op("rsqrt", [](const In& x) { return x[0].rsqrt(); }, {z});
+    check_op("pow tensor", [](const In& x) { return pow(x[0], x[1]); }, {z, w});
+    check_op("lerp", [](const In& x) { return lerp(x[0], x[1], Scalar(0.3)); }, {z, w});
+    check_op("addcmul", [](const In& x) { return addcmul(x[0], x[1], x[0], Scalar(std::complex<double>(1, 1))); }, {z, w});
+    check_op("addcdiv", [](const In& x) { return addcdiv(x[0], x[1], x[0], 0.5); }, {z, w});
+    Tensor cond = r.detach().gt(Scalar(0));
+    check_op("where", [cond](const In& x) { return where(cond, x[0], x[1]); }, {z, w});
+    check_op("cat stack select", [](const In& x) { return stack({cat({x[0], x[1]}), cat({x[1], x[0]})}, 1).select(0, 2); },
+             {z, w});
+    check_op("sum dims", [](const In& x) { return x[0].reshape({3, 1}).expand({3, 2}).sum({0}); }, {z});
+    check_op("prod", [](const In& x) { return x[0].prod(); }, {z});
     check_op("tanh", [](const In& x) { return x[0].tanh(); }, {z});
     check_op("sigmoid", [](const In& x) { return x[0].sigmoid(); }, {z});
   }
@@ -134,7 +152,8 @@ TEST_SUITE("gradcheck") {
       check_op("norm dims", [pn](const In& x) { return x[0].norm(pn, {1}, false); }, {d});
     }
     check_op("prod", [](const In& x) { return x[0].prod(); }, {p});
-    Tensor with_zero = tensor(std::vector<double>{1.5, 0.0, -2.0, 0.7}, {4}, {.dtype = kFloat64}).requires_grad_();
+    Tensor with_zero =
+        tensor(std::vector<double>{1.5, 0.0, -2.0, 0.7}, {4}, {.dtype = kFloat64}).requires_grad_();
     check_op("prod with a zero", [](const In& x) { return x[0].prod(); }, {with_zero});
     check_op("max", [](const In& x) { return x[0].max(); }, {d});
     check_op("min", [](const In& x) { return x[0].min(); }, {d});
@@ -151,9 +170,12 @@ TEST_SUITE("gradcheck") {
     check_op("mv", [](const In& x) { return matmul(x[0], x[1]); }, {rnd({2, 3}, 43), rnd({3}, 44)});
     check_op("vm", [](const In& x) { return matmul(x[0], x[1]); }, {rnd({3}, 45), rnd({3, 2}, 46)});
     check_op("dot", [](const In& x) { return matmul(x[0], x[1]); }, {rnd({3}, 47), rnd({3}, 48)});
-    check_op("batched", [](const In& x) { return matmul(x[0], x[1]); }, {rnd({2, 2, 3}, 49), rnd({3, 2}, 50)});
-    check_op("broadcast batch", [](const In& x) { return matmul(x[0], x[1]); }, {rnd({2, 1, 2, 3}, 51), rnd({3, 3, 2}, 52)});
-    check_op("batched vector", [](const In& x) { return matmul(x[0], x[1]); }, {rnd({3}, 53), rnd({2, 3, 2}, 54)});
+    check_op("batched", [](const In& x) { return matmul(x[0], x[1]); },
+             {rnd({2, 2, 3}, 49), rnd({3, 2}, 50)});
+    check_op("broadcast batch", [](const In& x) { return matmul(x[0], x[1]); },
+             {rnd({2, 1, 2, 3}, 51), rnd({3, 3, 2}, 52)});
+    check_op("batched vector", [](const In& x) { return matmul(x[0], x[1]); },
+             {rnd({3}, 53), rnd({2, 3, 2}, 54)});
   }
 
   TEST_CASE("views, layout copies, cat and stack") {
@@ -178,43 +200,58 @@ TEST_SUITE("gradcheck") {
 
   TEST_CASE("in-place ops and writes through views") {
     Tensor a = rnd({2, 3}, 71), b = rnd({3}, 72), p = positive({2, 3}, 73);
-    check_op("chain", [](const In& x) {
-      Tensor y = x[0].clone();
-      y.mul_(x[1]).add_(x[0], 0.5).sub_(Scalar(1)).div_(Scalar(2));
-      return y;
-    }, {a, b});
-    check_op("unary in-place", [](const In& x) {
-      Tensor y = x[0].clone();
-      y.sqrt_();
-      y.exp_();
-      return y;
-    }, {p});
-    check_op("lerp_ addcmul_ addcdiv_", [](const In& x) {
-      Tensor y = x[0].clone();
-      y.lerp_(x[1], Scalar(0.25)).addcmul_(x[1], x[0], 0.5).addcdiv_(x[0], add(x[1].abs(), Scalar(1)), 2);
-      return y;
-    }, {a, b});
-    check_op("copy_ into a buffer", [](const In& x) {
-      Tensor buffer = zeros({2, 3}, {.dtype = kFloat64});
-      buffer.copy_(x[1]);
-      return buffer * x[0];
-    }, {a, b});
-    check_op("view write", [](const In& x) {
-      Tensor y = x[0].clone();
-      y.select(0, 1).mul_(x[1]);
-      return y;
-    }, {a, b});
-    check_op("base write then view read", [](const In& x) {
-      Tensor y = x[0].clone();
-      Tensor row = y.narrow(0, 0, 1);
-      y.mul_(x[1]);
-      return row * 2;
-    }, {a, b});
-    check_op("complex through view_as_real", [](const In& x) {
-      Tensor y = x[0].clone();
-      view_as_real(y).mul_(x[1].unsqueeze(1));
-      return y;
-    }, {crnd({3}, 74), rnd({3}, 75)});
+    check_op("chain",
+             [](const In& x) {
+               Tensor y = x[0].clone();
+               y.mul_(x[1]).add_(x[0], 0.5).sub_(Scalar(1)).div_(Scalar(2));
+               return y;
+             },
+             {a, b});
+    check_op("unary in-place",
+             [](const In& x) {
+               Tensor y = x[0].clone();
+               y.sqrt_();
+               y.exp_();
+               return y;
+             },
+             {p});
+    check_op(
+        "lerp_ addcmul_ addcdiv_",
+        [](const In& x) {
+          Tensor y = x[0].clone();
+          y.lerp_(x[1], Scalar(0.25)).addcmul_(x[1], x[0], 0.5).addcdiv_(x[0], add(x[1].abs(), Scalar(1)), 2);
+          return y;
+        },
+        {a, b});
+    check_op("copy_ into a buffer",
+             [](const In& x) {
+               Tensor buffer = zeros({2, 3}, {.dtype = kFloat64});
+               buffer.copy_(x[1]);
+               return buffer * x[0];
+             },
+             {a, b});
+    check_op("view write",
+             [](const In& x) {
+               Tensor y = x[0].clone();
+               y.select(0, 1).mul_(x[1]);
+               return y;
+             },
+             {a, b});
+    check_op("base write then view read",
+             [](const In& x) {
+               Tensor y = x[0].clone();
+               Tensor row = y.narrow(0, 0, 1);
+               y.mul_(x[1]);
+               return row * 2;
+             },
+             {a, b});
+    check_op("complex through view_as_real",
+             [](const In& x) {
+               Tensor y = x[0].clone();
+               view_as_real(y).mul_(x[1].unsqueeze(1));
+               return y;
+             },
+             {crnd({3}, 74), rnd({3}, 75)});
   }
 
   TEST_CASE("nn functional") {
@@ -227,32 +264,34 @@ TEST_SUITE("gradcheck") {
     Tensor table = rnd({5, 3}, 84);
     Tensor idx = tensor(std::vector<int64_t>{0, 4, 1, 4}, {2, 2});
     check_op("embedding", [idx](const In& i) { return F::embedding(idx, i[0]); }, {table});
-    // The padding row's gradient is zero by definition (not the true derivative): leave it out of the lookups.
+    // The padding row's gradient is zero by definition (not the true derivative): leave it out of the
+    // lookups.
     check_op("embedding padding", [idx](const In& i) { return F::embedding(idx, i[0], 3); }, {table});
     Tensor gamma = positive({3}, 85), beta = rnd({3}, 86);
-    check_op("batch_norm training", [](const In& i) {
-      return F::batch_norm(i[0], Tensor(), Tensor(), i[1], i[2], true, 0.1, 1e-5);
-    }, {x, gamma, beta});
-    check_op("batch_norm 3d", [](const In& i) { return F::batch_norm(i[0], Tensor(), Tensor(), Tensor(), Tensor(), true); },
+    check_op("batch_norm training",
+             [](const In& i) { return F::batch_norm(i[0], Tensor(), Tensor(), i[1], i[2], true, 0.1, 1e-5); },
+             {x, gamma, beta});
+    check_op("batch_norm 3d",
+             [](const In& i) { return F::batch_norm(i[0], Tensor(), Tensor(), Tensor(), Tensor(), true); },
              {rnd({2, 3, 2}, 87)});
     Tensor rm = rnd({3}, 88).detach(), rv = positive({3}, 89).detach();
-    check_op("batch_norm eval", [rm, rv](const In& i) { return F::batch_norm(i[0], rm, rv, i[1], i[2], false); },
+    check_op("batch_norm eval",
+             [rm, rv](const In& i) { return F::batch_norm(i[0], rm, rv, i[1], i[2], false); },
              {x, gamma, beta});
     Tensor target = rnd({4, 3}, 90).detach();
     check_op("mse_loss", [target](const In& i) { return F::mse_loss(i[0], target); }, {x});
-    check_op("mse_loss sum", [](const In& i) { return F::mse_loss(i[0], i[1], "sum"); }, {x, rnd({4, 3}, 91)});
+    check_op("mse_loss sum", [](const In& i) { return F::mse_loss(i[0], i[1], "sum"); },
+             {x, rnd({4, 3}, 91)});
     Tensor labels = tensor<int64_t>({0, 2, 1, 2});
     Tensor cw = positive({3}, 92).detach();
     check_op("nll_loss", [labels](const In& i) { return F::nll_loss(F::log_softmax(i[0], 1), labels); }, {x});
-    check_op("cross_entropy weighted", [labels, cw](const In& i) {
-      return F::cross_entropy(i[0], labels, cw, 1, "mean", 0.1);
-    }, {x});
-    check_op("cross_entropy none", [labels](const In& i) { return F::cross_entropy(i[0], labels, Tensor(), -100, "none"); },
-             {x});
+    check_op("cross_entropy weighted",
+             [labels, cw](const In& i) { return F::cross_entropy(i[0], labels, cw, 1, "mean", 0.1); }, {x});
+    check_op("cross_entropy none",
+             [labels](const In& i) { return F::cross_entropy(i[0], labels, Tensor(), -100, "none"); }, {x});
     Tensor probs = F::softmax(rnd({4, 3}, 93).detach(), 1);
-    check_op("cross_entropy probabilities", [probs, cw](const In& i) {
-      return F::cross_entropy(i[0], probs, cw, -100, "mean", 0.2);
-    }, {x});
+    check_op("cross_entropy probabilities",
+             [probs, cw](const In& i) { return F::cross_entropy(i[0], probs, cw, -100, "mean", 0.2); }, {x});
   }
 
   TEST_CASE("gradcheck reports the elements that disagree") {
@@ -262,16 +301,19 @@ TEST_SUITE("gradcheck") {
     };
     Tensor x = tensor(std::vector<double>{1.0, 2.0}, {2}, {.dtype = kFloat64}).requires_grad_();
     auto fn = [](const In& in) { return Wrong::apply(in[0]); };
-    CHECK_THROWS_WITH_AS(ag::gradcheck(fn, {x}), doctest::Contains("Jacobian mismatch for output 0 with respect to input 0"),
+    CHECK_THROWS_WITH_AS(ag::gradcheck(fn, {x}),
+                         doctest::Contains("Jacobian mismatch for output 0 with respect to input 0"),
                          ag::GradcheckError);
-    CHECK_THROWS_WITH_AS(ag::gradcheck(fn, {x}), doctest::Contains("element 1 / d input[0] element 1: numerical 4, analytical 3"),
+    CHECK_THROWS_WITH_AS(ag::gradcheck(fn, {x}),
+                         doctest::Contains("element 1 / d input[0] element 1: numerical 4, analytical 3"),
                          ag::GradcheckError);
     CHECK(!ag::gradcheck(fn, {x}, {.raise_exception = false}));
     CHECK_THROWS_WITH_AS(ag::gradcheck(fn, {x.detach()}),
-                         doctest::Contains("gradcheck expects at least one input tensor to require gradient"), ValueError);
+                         doctest::Contains("gradcheck expects at least one input tensor to require gradient"),
+                         ValueError);
     WarningCapture warnings;
     CHECK(ag::gradcheck([](const In& in) { return in[0] * 2; }, {ones({2}, {.requires_grad = true})},
-                       {.eps = 1e-3, .atol = 1e-2}));
+                        {.eps = 1e-3, .atol = 1e-2}));
     CHECK(warnings.contains("is not a double precision floating point or complex"));
   }
 }

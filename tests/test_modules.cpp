@@ -25,7 +25,8 @@ std::string config(const FixtureCase& c, const std::string& key) {
   return "";
 }
 
-void check_close(const Tensor& actual, const Tensor& expected, double rtol, double atol, const std::string& what) {
+void check_close(const Tensor& actual, const Tensor& expected, double rtol, double atol,
+                 const std::string& what) {
   CAPTURE(what);
   REQUIRE(actual.defined());
   std::string diff = descent::testing::compare_tensors(actual.detach().to_dense(), expected, rtol, atol);
@@ -65,7 +66,8 @@ TEST_SUITE("modules") {
     for (std::string dtype_name : {"float64", "float32"}) {
       const FixtureCase& c = find_case(cases, "mlp_" + dtype_name);
       Dtype dt = dtype_name == "float64" ? kFloat64 : kFloat32;
-      nn::Sequential model(nn::Linear(4, 5), nn::ReLU(), nn::Linear(5, 3), nn::Tanh(), nn::Linear(3, 2), nn::Sigmoid());
+      nn::Sequential model(nn::Linear(4, 5), nn::ReLU(), nn::Linear(5, 3), nn::Tanh(), nn::Linear(3, 2),
+                           nn::Sigmoid());
       model.to(dt);
       model.load_state_dict(params_of(c, "param."));
       Tensor x = c.tensor("x").clone().requires_grad_();
@@ -87,7 +89,8 @@ TEST_SUITE("modules") {
     std::vector<std::pair<std::string, nn::Linear*>> layers{{"l1", &l1}, {"l2", &l2}, {"l3", &l3}};
     std::vector<Tensor> params;
     for (auto& [name, layer] : layers) {
-      layer->load_state_dict({{"weight", c.tensor("param." + name + ".weight")}, {"bias", c.tensor("param." + name + ".bias")}});
+      layer->load_state_dict(
+          {{"weight", c.tensor("param." + name + ".weight")}, {"bias", c.tensor("param." + name + ".bias")}});
       params.push_back(layer->weight);
       params.push_back(layer->bias);
     }
@@ -122,7 +125,9 @@ TEST_SUITE("modules") {
         Tensor w = config(c, "weighted") == "True" ? c.tensor("weight") : Tensor();
         double smoothing = std::stod(config(c, "label_smoothing"));
         int64_t ignore = std::stoll(config(c, "ignore_index"));
-        nn::CrossEntropyLoss loss({.weight = w, .ignore_index = ignore, .reduction = config(c, "reduction"),
+        nn::CrossEntropyLoss loss({.weight = w,
+                                   .ignore_index = ignore,
+                                   .reduction = config(c, "reduction"),
                                    .label_smoothing = smoothing});
         out = loss(x, c.tensor("target"));
         (out * c.tensor("upstream")).sum().backward();
@@ -189,10 +194,14 @@ TEST_SUITE("modules") {
     CHECK(bn.running_mean.to_vector<float>() == std::vector<float>{0, 0});
     CHECK(bn.running_var.to_vector<float>() == std::vector<float>{1, 1});
     CHECK(bn.num_batches_tracked.item<int64_t>() == 0);
-    CHECK_THROWS_WITH_AS(bn(zeros({2})), doctest::Contains("expected 2D or 3D input (got 1D input)"), ValueError);
-    CHECK_THROWS_WITH_AS(bn(zeros({1, 2})), doctest::Contains("Expected more than 1 value per channel when training, got input size [1, 2]"),
+    CHECK_THROWS_WITH_AS(bn(zeros({2})), doctest::Contains("expected 2D or 3D input (got 1D input)"),
                          ValueError);
-    CHECK_THROWS_WITH_AS(bn(zeros({4, 3})), doctest::Contains("running_mean should contain 3 elements not 2"), ShapeError);
+    CHECK_THROWS_WITH_AS(
+        bn(zeros({1, 2})),
+        doctest::Contains("Expected more than 1 value per channel when training, got input size [1, 2]"),
+        ValueError);
+    CHECK_THROWS_WITH_AS(bn(zeros({4, 3})), doctest::Contains("running_mean should contain 3 elements not 2"),
+                         ShapeError);
     nn::BatchNorm1d plain(3, {.affine = false, .track_running_stats = false});
     CHECK(plain.parameters().empty());
     CHECK(plain.buffers().empty());
@@ -222,23 +231,29 @@ TEST_SUITE("modules") {
     nn::Embedding emb(4, 2, {.padding_idx = -1});
     CHECK(emb.padding_idx == 3);
     CHECK(emb.weight.select(0, 3).abs().sum().item<double>() == 0.0);
-    CHECK_THROWS_WITH_AS(nn::Embedding(4, 2, {.padding_idx = 4}), doctest::Contains("padding_idx must be within num_embeddings"),
-                         ValueError);
-    CHECK_THROWS_WITH_AS(emb(tensor<int64_t>({4})), doctest::Contains("index out of range in self"), IndexError);
-    CHECK_THROWS_WITH_AS(emb(zeros({2})), doctest::Contains("expected indices of dtype torch.int64"), TypeError);
+    CHECK_THROWS_WITH_AS(nn::Embedding(4, 2, {.padding_idx = 4}),
+                         doctest::Contains("padding_idx must be within num_embeddings"), ValueError);
+    CHECK_THROWS_WITH_AS(emb(tensor<int64_t>({4})), doctest::Contains("index out of range in self"),
+                         IndexError);
+    CHECK_THROWS_WITH_AS(emb(zeros({2})), doctest::Contains("expected indices of dtype torch.int64"),
+                         TypeError);
   }
 
   TEST_CASE("loss errors") {
     Tensor x = randn({3, 4});
     CHECK_THROWS_WITH_AS(F::cross_entropy(x, tensor<int64_t>({0, 1})),
-                         doctest::Contains("Expected input batch_size (3) to match target batch_size (2)."), ValueError);
-    CHECK_THROWS_WITH_AS(F::cross_entropy(x, tensor<int64_t>({0, 1, 4})), doctest::Contains("Target 4 is out of bounds."),
-                         IndexError);
-    CHECK_THROWS_WITH_AS(nn::MSELoss("average"), doctest::Contains("average is not a valid value for reduction"), ValueError);
+                         doctest::Contains("Expected input batch_size (3) to match target batch_size (2)."),
+                         ValueError);
+    CHECK_THROWS_WITH_AS(F::cross_entropy(x, tensor<int64_t>({0, 1, 4})),
+                         doctest::Contains("Target 4 is out of bounds."), IndexError);
+    CHECK_THROWS_WITH_AS(nn::MSELoss("average"),
+                         doctest::Contains("average is not a valid value for reduction"), ValueError);
     CHECK_THROWS_WITH_AS(nn::CrossEntropyLoss({.label_smoothing = 1.5}),
-                         doctest::Contains("label_smoothing must be between 0.0 and 1.0. Got: 1.5"), ValueError);
+                         doctest::Contains("label_smoothing must be between 0.0 and 1.0. Got: 1.5"),
+                         ValueError);
     CHECK_THROWS_WITH_AS(F::cross_entropy(x, tensor<int64_t>({0, 1, 2}), ones({3})),
-                         doctest::Contains("weight tensor should be defined either for all 4 classes"), ShapeError);
+                         doctest::Contains("weight tensor should be defined either for all 4 classes"),
+                         ShapeError);
     WarningCapture warnings;
     F::mse_loss(randn({3, 1}), randn({3}));
     CHECK(warnings.contains("Using a target size ([3]) that is different to the input size ([3, 1])"));
@@ -276,9 +291,10 @@ TEST_SUITE("modules") {
     CHECK(p.grad().to_vector<float>()[0] == doctest::Approx(0.6).epsilon(1e-6));
     CHECK(nn::utils::clip_grad_norm_({unused}, 1.0).item<double>() == 0.0);
     p.set_grad(tensor<float>({INFINITY, 1}));
-    CHECK_THROWS_WITH_AS(nn::utils::clip_grad_norm_({p}, 1.0, 2.0, true),
-                         doctest::Contains("The total norm of order 2.0 for gradients from `parameters` is non-finite"),
-                         RuntimeError);
+    CHECK_THROWS_WITH_AS(
+        nn::utils::clip_grad_norm_({p}, 1.0, 2.0, true),
+        doctest::Contains("The total norm of order 2.0 for gradients from `parameters` is non-finite"),
+        RuntimeError);
   }
 
   TEST_CASE("complex gradients match PyTorch") {
@@ -287,7 +303,8 @@ TEST_SUITE("modules") {
     Tensor z = c.tensor("z").clone().requires_grad_(), v = c.tensor("v").clone().requires_grad_();
     Tensor out = add(mul(z, v.conj()), mul(z.exp(), v));
     out = sub(out, div(mul(z, z).sqrt(), add(v, Scalar(3))));
-    Tensor loss = add(add(out.abs().sum(), mul(z, v).real().sum()), view_as_real(mul(z, v)).pow(Scalar(2)).sum());
+    Tensor loss =
+        add(add(out.abs().sum(), mul(z, v).real().sum()), view_as_real(mul(z, v)).pow(Scalar(2)).sum());
     loss = add(loss, angle(z).sum());
     loss.backward();
     check_close(loss, c.tensor("loss"), 1e-12, 1e-13, "loss");
@@ -298,32 +315,35 @@ TEST_SUITE("modules") {
   TEST_CASE("module tree, names, state_dict and repr") {
     nn::Sequential model(nn::Linear(2, 3), nn::ReLU(), nn::Sequential(nn::Sigmoid(), nn::Tanh()),
                          nn::Embedding(10, 3, {.padding_idx = 1, .sparse = true}), nn::BatchNorm1d(3),
-                         nn::BatchNorm1d(4, {.eps = 1e-3, .momentum = std::nullopt}), nn::Linear(2, 3, {.bias = false}));
-    CHECK(model.repr() ==
-          "Sequential(\n"
-          "  (0): Linear(in_features=2, out_features=3, bias=True)\n"
-          "  (1): ReLU()\n"
-          "  (2): Sequential(\n"
-          "    (0): Sigmoid()\n"
-          "    (1): Tanh()\n"
-          "  )\n"
-          "  (3): Embedding(10, 3, padding_idx=1, sparse=True)\n"
-          "  (4): BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)\n"
-          "  (5): BatchNorm1d(4, eps=0.001, momentum=None, affine=True, bias=True, track_running_stats=True)\n"
-          "  (6): Linear(in_features=2, out_features=3, bias=False)\n"
-          ")");
+                         nn::BatchNorm1d(4, {.eps = 1e-3, .momentum = std::nullopt}),
+                         nn::Linear(2, 3, {.bias = false}));
+    CHECK(
+        model.repr() ==
+        "Sequential(\n"
+        "  (0): Linear(in_features=2, out_features=3, bias=True)\n"
+        "  (1): ReLU()\n"
+        "  (2): Sequential(\n"
+        "    (0): Sigmoid()\n"
+        "    (1): Tanh()\n"
+        "  )\n"
+        "  (3): Embedding(10, 3, padding_idx=1, sparse=True)\n"
+        "  (4): BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)\n"
+        "  (5): BatchNorm1d(4, eps=0.001, momentum=None, affine=True, bias=True, track_running_stats=True)\n"
+        "  (6): Linear(in_features=2, out_features=3, bias=False)\n"
+        ")");
     CHECK(nn::MSELoss().repr() == "MSELoss()");
     std::vector<std::string> keys;
     for (auto& [k, t] : model.state_dict()) keys.push_back(k);
-    CHECK(keys == std::vector<std::string>{"0.weight", "0.bias", "3.weight", "4.weight", "4.bias", "4.running_mean",
-                                           "4.running_var", "4.num_batches_tracked", "5.weight", "5.bias",
-                                           "5.running_mean", "5.running_var", "5.num_batches_tracked", "6.weight"});
+    CHECK(keys == std::vector<std::string>{"0.weight", "0.bias", "3.weight", "4.weight", "4.bias",
+                                           "4.running_mean", "4.running_var", "4.num_batches_tracked",
+                                           "5.weight", "5.bias", "5.running_mean", "5.running_var",
+                                           "5.num_batches_tracked", "6.weight"});
     std::vector<std::string> pnames, bnames, mnames;
     for (auto& [k, t] : model.named_parameters()) pnames.push_back(k);
     for (auto& [k, t] : model.named_buffers()) bnames.push_back(k);
     for (auto& [k, m] : model.named_modules()) mnames.push_back(k);
-    CHECK(pnames == std::vector<std::string>{"0.weight", "0.bias", "3.weight", "4.weight", "4.bias", "5.weight", "5.bias",
-                                             "6.weight"});
+    CHECK(pnames == std::vector<std::string>{"0.weight", "0.bias", "3.weight", "4.weight", "4.bias",
+                                             "5.weight", "5.bias", "6.weight"});
     CHECK(bnames == std::vector<std::string>{"4.running_mean", "4.running_var", "4.num_batches_tracked",
                                              "5.running_mean", "5.running_var", "5.num_batches_tracked"});
     CHECK(mnames == std::vector<std::string>{"", "0", "1", "2", "2.0", "2.1", "3", "4", "5", "6"});
@@ -347,23 +367,27 @@ TEST_SUITE("modules") {
     nn::Linear other(2, 3);
     other.load_state_dict({{"weight", lin->weight}, {"bias", lin->bias}});
     CHECK(equal(other.weight, lin->weight));
-    CHECK_THROWS_WITH_AS(other.load_state_dict({{"weight", lin->weight}, {"extra", lin->bias}}),
-                         doctest::Contains("Error(s) in loading state_dict for Linear:\n\tMissing key(s) in state_dict: "
-                                           "\"bias\". \n\tUnexpected key(s) in state_dict: \"extra\". "),
-                         RuntimeError);
+    CHECK_THROWS_WITH_AS(
+        other.load_state_dict({{"weight", lin->weight}, {"extra", lin->bias}}),
+        doctest::Contains("Error(s) in loading state_dict for Linear:\n\tMissing key(s) in state_dict: "
+                          "\"bias\". \n\tUnexpected key(s) in state_dict: \"extra\". "),
+        RuntimeError);
     auto keys_result = other.load_state_dict({{"weight", lin->weight}, {"extra", lin->bias}}, false);
     CHECK(keys_result.missing_keys == std::vector<std::string>{"bias"});
     CHECK(keys_result.unexpected_keys == std::vector<std::string>{"extra"});
-    CHECK_THROWS_WITH_AS(other.load_state_dict({{"weight", zeros({3, 3})}, {"bias", zeros({3})}}),
-                         doctest::Contains("size mismatch for weight: copying a param with shape [3, 3] from checkpoint, "
-                                           "the shape in current model is [3, 2]."),
+    CHECK_THROWS_WITH_AS(
+        other.load_state_dict({{"weight", zeros({3, 3})}, {"bias", zeros({3})}}),
+        doctest::Contains("size mismatch for weight: copying a param with shape [3, 3] from checkpoint, "
+                          "the shape in current model is [3, 2]."),
+        RuntimeError);
+    CHECK_THROWS_WITH_AS(nn::ReLU()(zeros({1})).sum().backward(), doctest::Contains("does not require grad"),
                          RuntimeError);
-    CHECK_THROWS_WITH_AS(nn::ReLU()(zeros({1})).sum().backward(), doctest::Contains("does not require grad"), RuntimeError);
     struct NoForward : nn::Cloneable<NoForward> {
       void reset() override {}
       std::string name() const override { return "NoForward"; }
     };
-    CHECK_THROWS_WITH_AS(NoForward()(zeros({1})), doctest::Contains("Module [NoForward] is missing the required \"forward\" function"),
+    CHECK_THROWS_WITH_AS(NoForward()(zeros({1})),
+                         doctest::Contains("Module [NoForward] is missing the required \"forward\" function"),
                          NotImplementedError);
   }
 
@@ -384,7 +408,8 @@ TEST_SUITE("modules") {
     CHECK(lin->weight.dtype() == kFloat64);
     CHECK(model.at<nn::BatchNorm1d>(1)->running_mean.dtype() == kFloat64);
     CHECK(model.at<nn::BatchNorm1d>(1)->num_batches_tracked.dtype() == kInt64);
-    CHECK_THROWS_WITH_AS(model.to(kInt64), doctest::Contains("nn.Module.to only accepts floating point or complex dtypes"),
+    CHECK_THROWS_WITH_AS(model.to(kInt64),
+                         doctest::Contains("nn.Module.to only accepts floating point or complex dtypes"),
                          TypeError);
 
     uint64_t before = Generator(default_generator()).next_u64();
@@ -424,8 +449,8 @@ TEST_SUITE("modules") {
     CHECK(net.repr() ==
           "TwoLayer(\n  (fc1): Linear(in_features=4, out_features=8, bias=True)\n"
           "  (fc2): Linear(in_features=8, out_features=1, bias=True)\n)");
-    CHECK_THROWS_WITH_AS(net.register_parameter("a.b", zeros({1})), doctest::Contains("parameter name can't contain \".\""),
-                         KeyError);
+    CHECK_THROWS_WITH_AS(net.register_parameter("a.b", zeros({1})),
+                         doctest::Contains("parameter name can't contain \".\""), KeyError);
     CHECK_THROWS_WITH_AS(net.register_parameter("c", ones({1}, {.requires_grad = true}) * 2),
                          doctest::Contains("Cannot assign non-leaf Tensor to parameter 'c'"), ValueError);
     struct Plain : nn::Module {
@@ -463,12 +488,15 @@ TEST_SUITE("modules") {
     CHECK(bn.bias.to_vector<float>() == std::vector<float>{0, 0, 0});
     CHECK(nn::init::calculate_gain("leaky_relu", std::sqrt(5.0)) == doctest::Approx(std::sqrt(1.0 / 3.0)));
     CHECK(nn::init::calculate_gain("tanh") == doctest::Approx(5.0 / 3.0));
-    CHECK_THROWS_WITH_AS(nn::init::calculate_gain("swish"), doctest::Contains("Unsupported nonlinearity swish"), ValueError);
-    CHECK_THROWS_WITH_AS(nn::init::kaiming_uniform_(zeros({3})),
-                         doctest::Contains("Fan in and fan out can not be computed for tensor with fewer than 2 dimensions"),
-                         ValueError);
+    CHECK_THROWS_WITH_AS(nn::init::calculate_gain("swish"),
+                         doctest::Contains("Unsupported nonlinearity swish"), ValueError);
+    CHECK_THROWS_WITH_AS(
+        nn::init::kaiming_uniform_(zeros({3})),
+        doctest::Contains("Fan in and fan out can not be computed for tensor with fewer than 2 dimensions"),
+        ValueError);
     CHECK_THROWS_WITH_AS(nn::init::kaiming_uniform_(zeros({3, 3}), 0, "fan_avg"),
-                         doctest::Contains("Mode fan_avg not supported, please use one of fan_in, fan_out"), ValueError);
+                         doctest::Contains("Mode fan_avg not supported, please use one of fan_in, fan_out"),
+                         ValueError);
     auto [fan_in, fan_out] = nn::init::calculate_fan_in_and_fan_out(zeros({4, 3, 2}));
     CHECK(fan_in == 6);
     CHECK(fan_out == 8);
@@ -491,7 +519,8 @@ TEST_SUITE("modules") {
     CHECK(lin.weight.storage() == fresh.storage());  // PyTorch's `param.data = vec[...]` shares memory
     CHECK(lin.weight.requires_grad());
     CHECK_THROWS_WITH_AS(nn::utils::vector_to_parameters(arange(5, {.dtype = kFloat32}), lin.parameters()),
-                         doctest::Contains("the vector has 5 elements but the parameters need 9"), ShapeError);
+                         doctest::Contains("the vector has 5 elements but the parameters need 9"),
+                         ShapeError);
   }
 
   TEST_CASE("analytic problems") {
@@ -504,8 +533,10 @@ TEST_SUITE("modules") {
     auto g = x.grad().to_vector<double>();
     CHECK(g[0] == doctest::Approx(-215.6));
     CHECK(g[1] == doctest::Approx(-88.0));
-    CHECK(ag::gradgradcheck([&](const std::vector<Tensor>& in) { return rosen(in[0]); }, {rosen.initial_point().requires_grad_()}));
-    CHECK_THROWS_WITH_AS(rosen(zeros({3})), doctest::Contains("Rosenbrock: expected a vector of 2 elements"), ShapeError);
+    CHECK(ag::gradgradcheck([&](const std::vector<Tensor>& in) { return rosen(in[0]); },
+                            {rosen.initial_point().requires_grad_()}));
+    CHECK_THROWS_WITH_AS(rosen(zeros({3})), doctest::Contains("Rosenbrock: expected a vector of 2 elements"),
+                         ShapeError);
 
     problems::Quadratic quad(6, 1e3, 1);
     CHECK(quad(quad.minimizer()).item<double>() == doctest::Approx(0.0));
@@ -514,7 +545,8 @@ TEST_SUITE("modules") {
     Tensor q = quad.initial_point().requires_grad_();
     quad(q).backward();
     CHECK(allclose(q.grad(), matmul(h, sub(q.detach(), quad.minimizer())), 1e-10, 1e-12));
-    CHECK_THROWS_WITH_AS(problems::Quadratic(3, 0.5), doctest::Contains("condition_number must be >= 1"), ValueError);
+    CHECK_THROWS_WITH_AS(problems::Quadratic(3, 0.5), doctest::Contains("condition_number must be >= 1"),
+                         ValueError);
 
     problems::LogisticRegression logreg(200, 4, 1e-2, 5);
     Tensor w = logreg.minimizer().requires_grad_();

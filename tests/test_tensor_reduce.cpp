@@ -5,7 +5,6 @@
 // the combinations PyTorch rejects.
 #include <doctest/doctest.h>
 
-#include <limits>
 #include <set>
 
 #include "descent/descent.h"

@@ -4,7 +4,6 @@
 // data_ptr<T> behave as in PyTorch.
 #include <doctest/doctest.h>
 
-#include <cstring>
 #include <limits>
 
 #include "descent/descent.h"

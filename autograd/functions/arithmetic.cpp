@@ -13,9 +13,12 @@ namespace {
 const Tensor kNone;
 
 std::complex<double> scalar_log(const Scalar& s, bool complex_result) {
-  return complex_result || s.is_complex() ? std::log(s.to_complex()) : std::complex<double>(std::log(s.to_double()));
+  return complex_result || s.is_complex() ? std::log(s.to_complex())
+                                          : std::complex<double>(std::log(s.to_double()));
 }
-Scalar as_scalar(std::complex<double> v, bool complex_result) { return complex_result ? Scalar(v) : Scalar(v.real()); }
+Scalar as_scalar(std::complex<double> v, bool complex_result) {
+  return complex_result ? Scalar(v) : Scalar(v.real());
+}
 }  // namespace
 
 Tensor rdiv(const Scalar& number, const Tensor& t) { return div(full_like(t, number), t); }
@@ -50,7 +53,8 @@ Tensor record_mul(Tensor out, const Tensor& a, const Tensor& b) {
   auto n = formula_node("MulBackward0", {&a, &b});
   std::size_t sa = n->wants(1) ? n->save(a) : 0, sb = n->wants(0) ? n->save(b) : 0;
   n->formula = [sa, sb](FormulaNode& n, const tensor_list& g) -> tensor_list {
-    return {n.wants(0) ? mul(g[0], conj(n.saved(sb))) : kNone, n.wants(1) ? mul(g[0], conj(n.saved(sa))) : kNone};
+    return {n.wants(0) ? mul(g[0], conj(n.saved(sb))) : kNone,
+            n.wants(1) ? mul(g[0], conj(n.saved(sa))) : kNone};
   };
   return finish(std::move(out), n);
 }
@@ -90,7 +94,8 @@ Tensor record_pow(Tensor out, const Tensor& base, const Scalar& exponent) {
     Tensor self = n.saved(sb);
     if (exponent.to_complex() == std::complex<double>(0.0)) return {zeros_like(self)};
     Scalar e = exponent.is_complex() ? Scalar(exponent.to_complex()) : Scalar(exponent.to_double());
-    Scalar e_minus_1 = exponent.is_complex() ? Scalar(exponent.to_complex() - 1.0) : Scalar(exponent.to_double() - 1.0);
+    Scalar e_minus_1 =
+        exponent.is_complex() ? Scalar(exponent.to_complex() - 1.0) : Scalar(exponent.to_double() - 1.0);
     return {mul(g[0], conj(mul(pow(self, e_minus_1), e)))};
   };
   return finish(std::move(out), n);
@@ -108,8 +113,9 @@ Tensor record_pow(Tensor out, const Tensor& base, const Tensor& exponent) {
     if (n.wants(0))
       gb = where(e.eq(Scalar(0.0)), Scalar(0), mul(g[0], conj(mul(e, pow(self, sub(e, Scalar(1)))))));
     if (n.wants(1)) {
-      Tensor cond = e.is_complex() ? logical_and(self.eq(Scalar(0)), logical_and(imag(e).eq(Scalar(0)), real(e).ge(0)))
-                                   : logical_and(self.eq(Scalar(0)), e.ge(0));
+      Tensor cond = e.is_complex()
+                        ? logical_and(self.eq(Scalar(0)), logical_and(imag(e).eq(Scalar(0)), real(e).ge(0)))
+                        : logical_and(self.eq(Scalar(0)), e.ge(0));
       Tensor self_promoted = self.to(result_type(self, e));
       ge = mul(g[0], where(cond, Scalar(0), conj(mul(n.saved(sr), log(self_promoted)))));
     }
@@ -173,7 +179,8 @@ Tensor record_atan2(Tensor out, const Tensor& a, const Tensor& b) {
   n->formula = [sa, sb](FormulaNode& n, const tensor_list& g) -> tensor_list {
     Tensor x = n.saved(sa), y = n.saved(sb);
     Tensor recip = reciprocal(add(mul(x, x), mul(y, y)));
-    return {n.wants(0) ? mul(mul(g[0], y), recip) : kNone, n.wants(1) ? mul(mul(g[0], neg(x)), recip) : kNone};
+    return {n.wants(0) ? mul(mul(g[0], y), recip) : kNone,
+            n.wants(1) ? mul(mul(g[0], neg(x)), recip) : kNone};
   };
   return finish(std::move(out), n);
 }
@@ -184,13 +191,15 @@ Tensor record_clamp(Tensor out, const Tensor& t, std::optional<Scalar> min, std:
   std::size_t st = n->save(t);
   n->formula = [st, min, max](FormulaNode& n, const tensor_list& g) -> tensor_list {
     Tensor self = n.saved(st);
-    Tensor inside = min && max ? logical_and(self.ge(*min), self.le(*max)) : (min ? self.ge(*min) : self.le(*max));
+    Tensor inside =
+        min && max ? logical_and(self.ge(*min), self.le(*max)) : (min ? self.ge(*min) : self.le(*max));
     return {where(inside, g[0], Scalar(0))};
   };
   return finish(std::move(out), n);
 }
 
-Tensor record_clamp(Tensor out, const Tensor& t, const std::optional<Tensor>& min, const std::optional<Tensor>& max) {
+Tensor record_clamp(Tensor out, const Tensor& t, const std::optional<Tensor>& min,
+                    const std::optional<Tensor>& max) {
   if (!needs_grad(t, min, max)) return out;
   Tensor lo = min.value_or(Tensor()), hi = max.value_or(Tensor());
   auto n = formula_node("ClampBackward0", {&t, &lo, &hi});
@@ -222,7 +231,8 @@ Tensor record_where(Tensor out, const Tensor& condition, const Tensor& a, const 
   std::size_t sc = n->save(condition);
   n->formula = [sc](FormulaNode& n, const tensor_list& g) -> tensor_list {
     Tensor c = n.saved(sc);
-    return {kNone, n.wants(1) ? where(c, g[0], Scalar(0)) : kNone, n.wants(2) ? where(c, Scalar(0), g[0]) : kNone};
+    return {kNone, n.wants(1) ? where(c, g[0], Scalar(0)) : kNone,
+            n.wants(2) ? where(c, Scalar(0), g[0]) : kNone};
   };
   return finish(std::move(out), n);
 }
@@ -231,7 +241,8 @@ Tensor record_lerp(Tensor out, const Tensor& start, const Tensor& end, const Sca
   if (!needs_grad(start, end)) return out;
   auto n = formula_node("LerpBackward0", {&start, &end});
   n->formula = [weight](FormulaNode& n, const tensor_list& g) -> tensor_list {
-    Scalar one_minus = weight.is_complex() ? Scalar(std::conj(1.0 - weight.to_complex())) : Scalar(1.0 - weight.to_double());
+    Scalar one_minus =
+        weight.is_complex() ? Scalar(std::conj(1.0 - weight.to_complex())) : Scalar(1.0 - weight.to_double());
     return {n.wants(0) ? mul(g[0], one_minus) : kNone, n.wants(1) ? mul(g[0], conj_scalar(weight)) : kNone};
   };
   return finish(std::move(out), n);
@@ -240,7 +251,8 @@ Tensor record_lerp(Tensor out, const Tensor& start, const Tensor& end, const Sca
 Tensor record_lerp(Tensor out, const Tensor& start, const Tensor& end, const Tensor& weight) {
   if (!needs_grad(start, end, weight)) return out;
   auto n = formula_node("LerpBackward1", {&start, &end, &weight});
-  std::size_t ss = n->wants(2) ? n->save(start) : 0, se = n->wants(2) ? n->save(end) : 0, sw = n->save(weight);
+  std::size_t ss = n->wants(2) ? n->save(start) : 0, se = n->wants(2) ? n->save(end) : 0,
+              sw = n->save(weight);
   n->formula = [ss, se, sw](FormulaNode& n, const tensor_list& g) -> tensor_list {
     Tensor w = n.saved(sw);
     return {n.wants(0) ? mul(g[0], conj(Scalar(1) - w)) : kNone, n.wants(1) ? mul(g[0], conj(w)) : kNone,

@@ -40,7 +40,8 @@ class FormulaNode : public Node {
 };
 
 // A FormulaNode connected to the inputs (undefined inputs get invalid edges).
-inline std::shared_ptr<FormulaNode> formula_node(const char* name, std::initializer_list<const Tensor*> inputs) {
+inline std::shared_ptr<FormulaNode> formula_node(const char* name,
+                                                 std::initializer_list<const Tensor*> inputs) {
   return make_node<FormulaNode>(inputs, name);
 }
 

@@ -44,7 +44,8 @@ std::shared_ptr<Node> make_as_strided_backward(const ViewGeometry& geometry);
 std::shared_ptr<Node> make_copy_slices(const ViewGeometry& geometry);
 
 // ---- arithmetic.cpp ----
-Tensor record_add(Tensor out, const Tensor& a, const Tensor& b, const Scalar& alpha);  // b undefined: a number
+Tensor record_add(Tensor out, const Tensor& a, const Tensor& b,
+                  const Scalar& alpha);  // b undefined: a number
 Tensor record_sub(Tensor out, const Tensor& a, const Tensor& b, const Scalar& alpha);
 Tensor record_rsub(Tensor out, const Tensor& a);  // number - a
 Tensor record_mul(Tensor out, const Tensor& a, const Tensor& b);
@@ -58,8 +59,10 @@ Tensor record_maximum(Tensor out, const Tensor& a, const Tensor& b);
 Tensor record_minimum(Tensor out, const Tensor& a, const Tensor& b);
 Tensor record_atan2(Tensor out, const Tensor& a, const Tensor& b);
 Tensor record_clamp(Tensor out, const Tensor& t, std::optional<Scalar> min, std::optional<Scalar> max);
-Tensor record_clamp(Tensor out, const Tensor& t, const std::optional<Tensor>& min, const std::optional<Tensor>& max);
-Tensor record_where(Tensor out, const Tensor& condition, const Tensor& a, const Tensor& b);  // a/b undefined: numbers
+Tensor record_clamp(Tensor out, const Tensor& t, const std::optional<Tensor>& min,
+                    const std::optional<Tensor>& max);
+Tensor record_where(Tensor out, const Tensor& condition, const Tensor& a,
+                    const Tensor& b);  // a/b undefined: numbers
 Tensor record_lerp(Tensor out, const Tensor& start, const Tensor& end, const Scalar& weight);
 Tensor record_lerp(Tensor out, const Tensor& start, const Tensor& end, const Tensor& weight);
 Tensor record_addcmul(Tensor out, const Tensor& t, const Tensor& t1, const Tensor& t2, const Scalar& value);
@@ -90,8 +93,8 @@ Tensor record_mean(Tensor out, const Tensor& t, const Shape& dims);
 Tensor record_norm(Tensor out, const Tensor& t, double p, const Shape& dims);
 Tensor record_prod(Tensor out, const Tensor& t);
 Tensor record_max_all(Tensor out, const Tensor& t, bool is_max);
-std::tuple<Tensor, Tensor> record_max_dim(std::tuple<Tensor, Tensor> out, const Tensor& t, int64_t dim, bool keepdim,
-                                          bool is_max);
+std::tuple<Tensor, Tensor> record_max_dim(std::tuple<Tensor, Tensor> out, const Tensor& t, int64_t dim,
+                                          bool keepdim, bool is_max);
 Tensor record_amax(Tensor out, const Tensor& t, const Shape& dims, bool is_max);
 Tensor record_dot(Tensor out, const Tensor& a, const Tensor& b, bool conjugate_first);
 Tensor record_matmul(Tensor out, const Tensor& a, const Tensor& b);

@@ -48,7 +48,8 @@ Tensor sum_backward(const Tensor& g, const Shape& sizes, const Shape& dims) {
 }
 
 // PyTorch's norm_backward for the vector p-norm over dims.
-Tensor norm_backward(const Tensor& grad, const Tensor& self, double p, const Tensor& norm, const Shape& dims) {
+Tensor norm_backward(const Tensor& grad, const Tensor& self, double p, const Tensor& norm,
+                     const Shape& dims) {
   Tensor g = unsqueeze_reduced(grad, self.sizes(), dims);
   Tensor nrm = unsqueeze_reduced(norm, self.sizes(), dims);
   if (p == 0.0) return zeros_like(self);
@@ -64,7 +65,8 @@ Tensor norm_backward(const Tensor& grad, const Tensor& self, double p, const Ten
     Tensor scaled = mul(sgn(self), where(self.eq(Scalar(0)), Scalar(0), pow(abs(self), Scalar(p - 1))));
     return mul(mul(scaled, g), pow(nrm, Scalar(1 - p)));
   }
-  Tensor scaled = p < 2.0 ? mul(sgn(self), pow(abs(self), Scalar(p - 1))) : mul(self, pow(abs(self), Scalar(p - 2)));
+  Tensor scaled =
+      p < 2.0 ? mul(sgn(self), pow(abs(self), Scalar(p - 1))) : mul(self, pow(abs(self), Scalar(p - 2)));
   Tensor scale_v = where(nrm.eq(Scalar(0)), Scalar(0), div(g, pow(nrm, Scalar(p - 1))));
   return mul(scaled, scale_v);
 }
@@ -147,8 +149,8 @@ Tensor record_max_all(Tensor out, const Tensor& t, bool is_max) {
   return out;
 }
 
-std::tuple<Tensor, Tensor> record_max_dim(std::tuple<Tensor, Tensor> out, const Tensor& t, int64_t dim, bool keepdim,
-                                          bool is_max) {
+std::tuple<Tensor, Tensor> record_max_dim(std::tuple<Tensor, Tensor> out, const Tensor& t, int64_t dim,
+                                          bool keepdim, bool is_max) {
   if (!needs_grad(t)) return out;
   auto& [values, indices] = out;
   auto n = formula_node(is_max ? "MaxBackward0" : "MinBackward0", {&t});
@@ -190,7 +192,8 @@ Tensor record_dot(Tensor out, const Tensor& a, const Tensor& b, bool conjugate_f
   n->formula = [sa, sb, conjugate_first](FormulaNode& n, const tensor_list& g) -> tensor_list {
     if (conjugate_first)
       return {n.wants(0) ? mul(conj(g[0]), n.saved(sb)) : kNone, n.wants(1) ? mul(g[0], n.saved(sa)) : kNone};
-    return {n.wants(0) ? mul(g[0], conj(n.saved(sb))) : kNone, n.wants(1) ? mul(g[0], conj(n.saved(sa))) : kNone};
+    return {n.wants(0) ? mul(g[0], conj(n.saved(sb))) : kNone,
+            n.wants(1) ? mul(g[0], conj(n.saved(sa))) : kNone};
   };
   return finish(std::move(out), n);
 }
@@ -198,13 +201,14 @@ Tensor record_dot(Tensor out, const Tensor& a, const Tensor& b, bool conjugate_f
 Tensor record_matmul(Tensor out, const Tensor& a, const Tensor& b) {
   if (a.dim() == 1 && b.dim() == 1) return record_dot(std::move(out), a, b, false);
   if (!needs_grad(a, b)) return out;
-  const char* name = a.dim() == 2 && b.dim() == 2 ? "MmBackward0"
+  const char* name = a.dim() == 2 && b.dim() == 2   ? "MmBackward0"
                      : a.dim() == 2 && b.dim() == 1 ? "MvBackward0"
                      : a.dim() == 1 && b.dim() == 2 ? "SqueezeBackward4"
                                                     : "UnsafeViewBackward0";
   auto n = formula_node(name, {&a, &b});
   std::size_t sa = n->wants(1) ? n->save(a) : 0, sb = n->wants(0) ? n->save(b) : 0;
-  n->formula = [sa, sb, a_sizes = a.sizes(), b_sizes = b.sizes()](FormulaNode& n, const tensor_list& g) -> tensor_list {
+  n->formula = [sa, sb, a_sizes = a.sizes(), b_sizes = b.sizes()](FormulaNode& n,
+                                                                  const tensor_list& g) -> tensor_list {
     // 1-D operands take part as a row (left) or a column (right) matrix.
     bool a_vec = a_sizes.size() == 1, b_vec = b_sizes.size() == 1;
     Tensor g2 = a_vec ? g[0].unsqueeze(-2) : (b_vec ? g[0].unsqueeze(-1) : g[0]);

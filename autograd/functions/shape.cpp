@@ -28,7 +28,9 @@ Tensor record_view(Tensor out, const Tensor& t, const char* name) {
   out = track_view(std::move(out), t);
   if (!needs_grad(t)) return out;
   auto n = formula_node(name, {&t});
-  n->formula = [sizes = t.sizes()](FormulaNode&, const tensor_list& g) -> tensor_list { return {g[0].reshape(sizes)}; };
+  n->formula = [sizes = t.sizes()](FormulaNode&, const tensor_list& g) -> tensor_list {
+    return {g[0].reshape(sizes)};
+  };
   return finish(std::move(out), n);
 }
 
@@ -59,16 +61,21 @@ Tensor record_select(Tensor out, const Tensor& t, int64_t dim, int64_t index) {
 Tensor record_permute(Tensor out, const Tensor& t, const Shape& dims) {
   if (!needs_grad(t)) return out;
   Shape inverse(dims.size());
-  for (std::size_t i = 0; i < dims.size(); ++i) inverse[native::wrap_dim(dims[i], t.dim(), "permute")] = static_cast<int64_t>(i);
+  for (std::size_t i = 0; i < dims.size(); ++i)
+    inverse[native::wrap_dim(dims[i], t.dim(), "permute")] = static_cast<int64_t>(i);
   auto n = formula_node("PermuteBackward0", {&t});
-  n->formula = [inverse](FormulaNode&, const tensor_list& g) -> tensor_list { return {g[0].permute(inverse)}; };
+  n->formula = [inverse](FormulaNode&, const tensor_list& g) -> tensor_list {
+    return {g[0].permute(inverse)};
+  };
   return finish(std::move(out), n);
 }
 
 Tensor record_transpose(Tensor out, const Tensor& t, int64_t dim0, int64_t dim1) {
   if (!needs_grad(t)) return out;
   auto n = formula_node("TransposeBackward0", {&t});
-  n->formula = [dim0, dim1](FormulaNode&, const tensor_list& g) -> tensor_list { return {g[0].transpose(dim0, dim1)}; };
+  n->formula = [dim0, dim1](FormulaNode&, const tensor_list& g) -> tensor_list {
+    return {g[0].transpose(dim0, dim1)};
+  };
   return finish(std::move(out), n);
 }
 

@@ -20,7 +20,8 @@ Tensor threshold_backward(const Tensor& grad, const Tensor& input, double thresh
   std::size_t si = n->save(input);
   n->formula = [si, threshold](FormulaNode& n, const tensor_list& g) -> tensor_list {
     Tensor self = n.saved(si);
-    return {n.wants(0) ? threshold_backward(g[0], self, threshold) : Tensor(), n.wants(1) ? zeros_like(self) : Tensor()};
+    return {n.wants(0) ? threshold_backward(g[0], self, threshold) : Tensor(),
+            n.wants(1) ? zeros_like(self) : Tensor()};
   };
   return finish(std::move(out), n);
 }
@@ -28,20 +29,34 @@ Tensor threshold_backward(const Tensor& grad, const Tensor& input, double thresh
 namespace {
 const char* unary_node_name(UnaryOp op) {
   switch (op) {
-    case UnaryOp::Neg: return "NegBackward0";
-    case UnaryOp::Abs: return "AbsBackward0";
-    case UnaryOp::Sign: return "SignBackward0";
-    case UnaryOp::Sqrt: return "SqrtBackward0";
-    case UnaryOp::Rsqrt: return "RsqrtBackward0";
-    case UnaryOp::Exp: return "ExpBackward0";
-    case UnaryOp::Log: return "LogBackward0";
-    case UnaryOp::Log1p: return "Log1PBackward0";
-    case UnaryOp::Reciprocal: return "ReciprocalBackward0";
-    case UnaryOp::Sigmoid: return "SigmoidBackward0";
-    case UnaryOp::Tanh: return "TanhBackward0";
-    case UnaryOp::Relu: return "ReluBackward0";
-    case UnaryOp::Conj: return "ConjBackward0";
-    default: break;
+    case UnaryOp::Neg:
+      return "NegBackward0";
+    case UnaryOp::Abs:
+      return "AbsBackward0";
+    case UnaryOp::Sign:
+      return "SignBackward0";
+    case UnaryOp::Sqrt:
+      return "SqrtBackward0";
+    case UnaryOp::Rsqrt:
+      return "RsqrtBackward0";
+    case UnaryOp::Exp:
+      return "ExpBackward0";
+    case UnaryOp::Log:
+      return "LogBackward0";
+    case UnaryOp::Log1p:
+      return "Log1PBackward0";
+    case UnaryOp::Reciprocal:
+      return "ReciprocalBackward0";
+    case UnaryOp::Sigmoid:
+      return "SigmoidBackward0";
+    case UnaryOp::Tanh:
+      return "TanhBackward0";
+    case UnaryOp::Relu:
+      return "ReluBackward0";
+    case UnaryOp::Conj:
+      return "ConjBackward0";
+    default:
+      break;
   }
   raise<NotImplementedError>("autograd: no derivative is implemented for unary op ", static_cast<int>(op));
 }
@@ -54,23 +69,34 @@ bool saves_result(UnaryOp op) {
     case UnaryOp::Reciprocal:
     case UnaryOp::Sigmoid:
     case UnaryOp::Tanh:
-    case UnaryOp::Relu: return true;
-    default: return false;
+    case UnaryOp::Relu:
+      return true;
+    default:
+      return false;
   }
 }
 
 // d(op)/dx applied to g; x is the input, y the result (whichever the op saved).
 Tensor unary_derivative(UnaryOp op, const Tensor& g, const Tensor& x, const Tensor& y) {
   switch (op) {
-    case UnaryOp::Neg: return neg(g);
-    case UnaryOp::Abs: return mul(g, sgn(x));
-    case UnaryOp::Sign: return zeros_like(g);
-    case UnaryOp::Sqrt: return div(g, mul(conj(y), Scalar(2)));
-    case UnaryOp::Rsqrt: return mul(mul(g, Scalar(-0.5)), conj(pow(y, Scalar(3))));
-    case UnaryOp::Exp: return mul(g, conj(y));
-    case UnaryOp::Log: return div(g, conj(x));
-    case UnaryOp::Log1p: return div(g, conj(add(x, Scalar(1))));
-    case UnaryOp::Reciprocal: return mul(neg(g), conj(mul(y, y)));
+    case UnaryOp::Neg:
+      return neg(g);
+    case UnaryOp::Abs:
+      return mul(g, sgn(x));
+    case UnaryOp::Sign:
+      return zeros_like(g);
+    case UnaryOp::Sqrt:
+      return div(g, mul(conj(y), Scalar(2)));
+    case UnaryOp::Rsqrt:
+      return mul(mul(g, Scalar(-0.5)), conj(pow(y, Scalar(3))));
+    case UnaryOp::Exp:
+      return mul(g, conj(y));
+    case UnaryOp::Log:
+      return div(g, conj(x));
+    case UnaryOp::Log1p:
+      return div(g, conj(add(x, Scalar(1))));
+    case UnaryOp::Reciprocal:
+      return mul(neg(g), conj(mul(y, y)));
     case UnaryOp::Sigmoid:
       // PyTorch's sigmoid_backward kernel: g * (1 - y) * y (conjugated for complex).
       if (y.is_complex()) return mul(g, conj(mul(Scalar(1) - y, y)));
@@ -78,9 +104,12 @@ Tensor unary_derivative(UnaryOp op, const Tensor& g, const Tensor& x, const Tens
     case UnaryOp::Tanh:
       if (y.is_complex()) return mul(g, conj(Scalar(1) - mul(y, y)));
       return mul(g, Scalar(1) - mul(y, y));
-    case UnaryOp::Relu: return threshold_backward(g, y, 0.0);
-    case UnaryOp::Conj: return conj(g);
-    default: break;
+    case UnaryOp::Relu:
+      return threshold_backward(g, y, 0.0);
+    case UnaryOp::Conj:
+      return conj(g);
+    default:
+      break;
   }
   raise<NotImplementedError>("autograd: no derivative is implemented for unary op ", static_cast<int>(op));
 }

@@ -25,7 +25,9 @@ Tensor take_region(const Tensor& whole, const ViewGeometry& g) {
   Tensor out = native::clone(region_view(whole, g));
   if (!needs_grad(whole)) return out;
   auto n = formula_node("AsStridedBackward0", {&whole});
-  n->formula = [g](FormulaNode&, const tensor_list& grads) -> tensor_list { return {scatter_region(grads[0], g)}; };
+  n->formula = [g](FormulaNode&, const tensor_list& grads) -> tensor_list {
+    return {scatter_region(grads[0], g)};
+  };
   return finish(std::move(out), n);
 }
 
@@ -37,7 +39,9 @@ Tensor scatter_region(const Tensor& part, const ViewGeometry& g) {
   native::copy_(region, part);
   if (!needs_grad(part)) return out;
   auto n = formula_node("AsStridedScatterBackward0", {&part});
-  n->formula = [g](FormulaNode&, const tensor_list& grads) -> tensor_list { return {take_region(grads[0], g)}; };
+  n->formula = [g](FormulaNode&, const tensor_list& grads) -> tensor_list {
+    return {take_region(grads[0], g)};
+  };
   return finish(std::move(out), n);
 }
 
@@ -48,7 +52,9 @@ Tensor zero_region(const Tensor& whole, const ViewGeometry& g) {
   native::fill_(region, 0);
   if (!needs_grad(whole)) return out;
   auto n = formula_node("CopySlicesBackward0", {&whole});
-  n->formula = [g](FormulaNode&, const tensor_list& grads) -> tensor_list { return {zero_region(grads[0], g)}; };
+  n->formula = [g](FormulaNode&, const tensor_list& grads) -> tensor_list {
+    return {zero_region(grads[0], g)};
+  };
   return finish(std::move(out), n);
 }
 
@@ -94,6 +100,8 @@ std::shared_ptr<Node> make_as_strided_backward(const ViewGeometry& geometry) {
   return std::make_shared<AsStridedBackward>(geometry);
 }
 
-std::shared_ptr<Node> make_copy_slices(const ViewGeometry& geometry) { return std::make_shared<CopySlices>(geometry); }
+std::shared_ptr<Node> make_copy_slices(const ViewGeometry& geometry) {
+  return std::make_shared<CopySlices>(geometry);
+}
 
 }  // namespace descent::autograd

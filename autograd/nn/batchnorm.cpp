@@ -28,7 +28,8 @@ void BatchNorm1d::reset() {
   if (track_running_stats) {
     running_mean = register_buffer("running_mean", empty({num_features}, o));
     running_var = register_buffer("running_var", empty({num_features}, o));
-    num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, {.dtype = kInt64, .device = options_.device}));
+    num_batches_tracked =
+        register_buffer("num_batches_tracked", zeros({}, {.dtype = kInt64, .device = options_.device}));
   }
 }
 
@@ -62,14 +63,16 @@ Tensor BatchNorm1d::forward(const Tensor& input) {
   }
   bool use_batch_stats = is_training() || !track_running_stats;
   bool update_stats = !is_training() || track_running_stats;
-  return functional::batch_norm(input, update_stats ? running_mean : Tensor(), update_stats ? running_var : Tensor(),
-                                weight, bias, use_batch_stats, factor, eps);
+  return functional::batch_norm(input, update_stats ? running_mean : Tensor(),
+                                update_stats ? running_var : Tensor(), weight, bias, use_batch_stats, factor,
+                                eps);
 }
 
 std::string BatchNorm1d::extra_repr() const {
   return std::to_string(num_features) + ", eps=" + format_double(eps) +
-         ", momentum=" + (momentum ? format_double(*momentum) : "None") + ", affine=" + (affine ? "True" : "False") +
-         ", bias=" + (bias.defined() ? "True" : "False") + ", track_running_stats=" + (track_running_stats ? "True" : "False");
+         ", momentum=" + (momentum ? format_double(*momentum) : "None") +
+         ", affine=" + (affine ? "True" : "False") + ", bias=" + (bias.defined() ? "True" : "False") +
+         ", track_running_stats=" + (track_running_stats ? "True" : "False");
 }
 
 }  // namespace descent::nn

@@ -21,11 +21,14 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
 Tensor relu(const Tensor& input) { return descent::relu(input); }
 Tensor sigmoid(const Tensor& input) { return descent::sigmoid(input); }
 Tensor tanh(const Tensor& input) { return descent::tanh(input); }
-Tensor softplus(const Tensor& input, double beta, double threshold) { return descent::softplus(input, beta, threshold); }
+Tensor softplus(const Tensor& input, double beta, double threshold) {
+  return descent::softplus(input, beta, threshold);
+}
 
 namespace {
 void require_floating(const char* op, const Tensor& t) {
-  if (!t.is_floating_point()) raise<TypeError>(op, ": expected a floating point input, but got ", to_string(t.dtype()));
+  if (!t.is_floating_point())
+    raise<TypeError>(op, ": expected a floating point input, but got ", to_string(t.dtype()));
 }
 
 // x - max(x) along dim (keepdim), and the dim wrapped.
@@ -41,8 +44,9 @@ std::pair<Tensor, int64_t> shifted_by_max(const char* op, const Tensor& input, i
 Tensor log_softmax(const Tensor& input, int64_t dim) {
   auto [shifted, d] = shifted_by_max("log_softmax", input, dim);
   Shape dims = input.dim() == 0 ? Shape{} : Shape{d};
-  Tensor sum = native::reduce("log_softmax", ReduceOp::Sum, native::unary_float("log_softmax", UnaryOp::Exp, shifted),
-                              dims, true, std::nullopt);
+  Tensor sum =
+      native::reduce("log_softmax", ReduceOp::Sum, native::unary_float("log_softmax", UnaryOp::Exp, shifted),
+                     dims, true, std::nullopt);
   Tensor out = native::sub(shifted, native::unary_float("log_softmax", UnaryOp::Log, sum), 1);
   if (!autograd::needs_grad(input)) return out;
   auto n = autograd::formula_node("LogSoftmaxBackward0", {&input});
@@ -83,10 +87,12 @@ void gather_rows(const Tensor& table, const std::vector<int64_t>& rows, Tensor& 
   auto* dst = static_cast<char*>(out.data_ptr());
   const auto* src = static_cast<const char*>(table.data_ptr());
   for (std::size_t i = 0; i < rows.size(); ++i)
-    if (rows[i] != padding_idx && row_bytes > 0) be.copy(dst + i * row_bytes, src + rows[i] * static_cast<int64_t>(row_bytes), row_bytes);
+    if (rows[i] != padding_idx && row_bytes > 0)
+      be.copy(dst + i * row_bytes, src + rows[i] * static_cast<int64_t>(row_bytes), row_bytes);
 }
 
-Tensor embedding_dense_backward(const Tensor& grad, const Tensor& indices, int64_t num_weights, int64_t padding_idx);
+Tensor embedding_dense_backward(const Tensor& grad, const Tensor& indices, int64_t num_weights,
+                                int64_t padding_idx);
 
 // weight[indices] with rows at padding_idx zeroed (used by the double backward).
 Tensor gather_or_zero(const Tensor& weight, const Tensor& indices, int64_t padding_idx) {
@@ -99,7 +105,8 @@ Tensor gather_or_zero(const Tensor& weight, const Tensor& indices, int64_t paddi
   if (!autograd::needs_grad(weight)) return out;
   auto n = autograd::formula_node("EmbeddingBackward0", {&weight});
   std::size_t si = n->save(indices);
-  n->formula = [si, rows = weight.sizes()[0], padding_idx](FormulaNode& n, const tensor_list& g) -> tensor_list {
+  n->formula = [si, rows = weight.sizes()[0], padding_idx](FormulaNode& n,
+                                                           const tensor_list& g) -> tensor_list {
     return {embedding_dense_backward(g[0], n.saved(si), rows, padding_idx)};
   };
   return autograd::finish(std::move(out), n);
@@ -107,7 +114,8 @@ Tensor gather_or_zero(const Tensor& weight, const Tensor& indices, int64_t paddi
 
 // The dense gradient of an embedding lookup: each looked-up row adds its
 // gradient to its weight row, in lookup order.
-Tensor embedding_dense_backward(const Tensor& grad, const Tensor& indices, int64_t num_weights, int64_t padding_idx) {
+Tensor embedding_dense_backward(const Tensor& grad, const Tensor& indices, int64_t num_weights,
+                                int64_t padding_idx) {
   int64_t width = grad.sizes().back();
   Tensor out = native::empty({num_weights, width}, grad.dtype(), grad.device());
   native::fill_(out, 0);
@@ -127,7 +135,8 @@ Tensor embedding_dense_backward(const Tensor& grad, const Tensor& indices, int64
   return autograd::finish(std::move(out), n);
 }
 
-Tensor embedding_sparse_backward(const Tensor& grad, const Tensor& indices, int64_t num_weights, int64_t padding_idx) {
+Tensor embedding_sparse_backward(const Tensor& grad, const Tensor& indices, int64_t num_weights,
+                                 int64_t padding_idx) {
   int64_t width = grad.sizes().back();
   std::vector<int64_t> rows = host_indices(indices);
   std::vector<int64_t> keep_rows, keep_positions;
@@ -153,18 +162,20 @@ Tensor embedding_sparse_backward(const Tensor& grad, const Tensor& indices, int6
 Tensor embedding(const Tensor& input, const Tensor& weight, std::optional<int64_t> padding_idx, bool sparse) {
   if (input.dtype() != kInt64)
     raise<TypeError>("embedding: expected indices of dtype torch.int64, but got ", to_string(input.dtype()));
-  if (weight.dim() != 2) raise<ShapeError>("embedding: 'weight' must be 2-D, but got a ", weight.dim(), "-D tensor");
+  if (weight.dim() != 2)
+    raise<ShapeError>("embedding: 'weight' must be 2-D, but got a ", weight.dim(), "-D tensor");
   int64_t num = weight.sizes()[0];
   int64_t pad = -1;
   if (padding_idx) {
     if (*padding_idx >= num || *padding_idx < -num)
-      raise<ValueError>("embedding: padding_idx must be within num_embeddings (got ", *padding_idx, " for ", num,
-                        " embeddings)");
+      raise<ValueError>("embedding: padding_idx must be within num_embeddings (got ", *padding_idx, " for ",
+                        num, " embeddings)");
     pad = *padding_idx < 0 ? *padding_idx + num : *padding_idx;
   }
   std::vector<int64_t> rows = host_indices(input);
   for (int64_t r : rows)
-    if (r < 0 || r >= num) raise<IndexError>("embedding: index out of range in self (index ", r, ", num_embeddings ", num, ")");
+    if (r < 0 || r >= num)
+      raise<IndexError>("embedding: index out of range in self (index ", r, ", num_embeddings ", num, ")");
   Shape shape = input.sizes();
   shape.push_back(weight.sizes()[1]);
   Tensor out = native::empty(shape, weight.dtype(), weight.device());
@@ -174,14 +185,15 @@ Tensor embedding(const Tensor& input, const Tensor& weight, std::optional<int64_
   std::size_t si = n->save(input);
   n->formula = [si, num, pad, sparse](FormulaNode& n, const tensor_list& g) -> tensor_list {
     Tensor indices = n.saved(si);
-    return {sparse ? embedding_sparse_backward(g[0], indices, num, pad) : embedding_dense_backward(g[0], indices, num, pad)};
+    return {sparse ? embedding_sparse_backward(g[0], indices, num, pad)
+                   : embedding_dense_backward(g[0], indices, num, pad)};
   };
   return autograd::finish(std::move(out), n);
 }
 
 // ---- batch norm ----
-Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
-                  const Tensor& bias, bool training, double momentum, double eps) {
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps) {
   require_floating("batch_norm", input);
   if (input.dim() < 2)
     raise<ShapeError>("batch_norm: expected an input with a batch and a channel dim, but got shape ",
@@ -249,9 +261,12 @@ Reduction parse_reduction(const std::string& reduction) {
 
 Tensor reduce(const Tensor& losses, Reduction r) {
   switch (r) {
-    case Reduction::Mean: return losses.mean();
-    case Reduction::Sum: return losses.sum();
-    case Reduction::None: break;
+    case Reduction::Mean:
+      return losses.mean();
+    case Reduction::Sum:
+      return losses.sum();
+    case Reduction::None:
+      break;
   }
   return losses;
 }
@@ -267,8 +282,9 @@ Shape class_shape(const Tensor& input) {
 
 void check_weight(const Tensor& weight, int64_t classes) {
   if (weight.defined() && (weight.dim() != 1 || weight.numel() != classes))
-    raise<ShapeError>("weight tensor should be defined either for all ", classes,
-                      " classes or no classes but got weight tensor of shape: ", shape_to_string(weight.sizes()));
+    raise<ShapeError>(
+        "weight tensor should be defined either for all ", classes,
+        " classes or no classes but got weight tensor of shape: ", shape_to_string(weight.sizes()));
 }
 
 // Checks class-index targets against the input and returns one-hot masks.
@@ -283,8 +299,9 @@ Tensor one_hot_mask(const Tensor& input, const Tensor& target, int64_t ignore_in
     raise<ValueError>("Expected input batch_size (", input.sizes()[0], ") to match target batch_size (",
                       target.dim() == 0 ? 0 : target.sizes()[0], ").");
   if (target.sizes() != expected)
-    raise<ShapeError>("nll_loss: target has shape ", shape_to_string(target.sizes()), " but the input of shape ",
-                      shape_to_string(input.sizes()), " needs ", shape_to_string(expected));
+    raise<ShapeError>("nll_loss: target has shape ", shape_to_string(target.sizes()),
+                      " but the input of shape ", shape_to_string(input.sizes()), " needs ",
+                      shape_to_string(expected));
   int64_t classes = input.sizes()[class_dim(input)];
   for (int64_t t : target.to_vector<int64_t>())
     if (t != ignore_index && (t < 0 || t >= classes)) raise<IndexError>("Target ", t, " is out of bounds.");
@@ -296,9 +313,10 @@ Tensor one_hot_mask(const Tensor& input, const Tensor& target, int64_t ignore_in
 Tensor mse_loss(const Tensor& input, const Tensor& target, const std::string& reduction) {
   Reduction r = parse_reduction(reduction);
   if (input.sizes() != target.sizes())
-    warn("Using a target size (" + shape_to_string(target.sizes()) + ") that is different to the input size (" +
-         shape_to_string(input.sizes()) +
-         "). This will likely lead to incorrect results due to broadcasting. Please ensure they have the same size.");
+    warn("Using a target size (" + shape_to_string(target.sizes()) +
+         ") that is different to the input size (" + shape_to_string(input.sizes()) +
+         "). This will likely lead to incorrect results due to broadcasting. Please ensure they have the "
+         "same size.");
   return reduce(square(sub(input, target)), r);
 }
 
@@ -310,13 +328,18 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight,
   check_weight(weight, input.sizes()[cd]);
   Tensor valid = target.ne(Scalar(ignore_index));
   Tensor picked = where(valid, where(hot, input, Scalar(0)).sum({cd}), Scalar(0));
-  Tensor w = weight.defined() ? where(valid, where(hot, weight.reshape(class_shape(input)), Scalar(0)).sum({cd}), Scalar(0))
-                              : valid.to(input.dtype());
+  Tensor w =
+      weight.defined()
+          ? where(valid, where(hot, weight.reshape(class_shape(input)), Scalar(0)).sum({cd}), Scalar(0))
+          : valid.to(input.dtype());
   Tensor losses = neg(mul(picked, w));
   switch (r) {
-    case Reduction::None: return losses;
-    case Reduction::Sum: return losses.sum();
-    case Reduction::Mean: break;
+    case Reduction::None:
+      return losses;
+    case Reduction::Sum:
+      return losses.sum();
+    case Reduction::Mean:
+      break;
   }
   return div(losses.sum(), w.sum());
 }
@@ -326,7 +349,8 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& we
   Reduction r = parse_reduction(reduction);
   if (label_smoothing < 0.0 || label_smoothing > 1.0)
     raise<ValueError>("label_smoothing must be between 0.0 and 1.0. Got: ", format_double(label_smoothing));
-  if (input.dim() == 0) raise<ShapeError>("cross_entropy: input must have at least 1 dimension (the classes)");
+  if (input.dim() == 0)
+    raise<ShapeError>("cross_entropy: input must have at least 1 dimension (the classes)");
   int64_t cd = class_dim(input);
   int64_t classes = input.sizes()[cd];
   check_weight(weight, classes);
@@ -338,13 +362,17 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& we
     if (target.sizes() != input.sizes())
       raise<ShapeError>("cross_entropy: a target of class probabilities must have the input's shape ",
                         shape_to_string(input.sizes()), ", got ", shape_to_string(target.sizes()));
-    Tensor t = label_smoothing > 0 ? add(mul(target, Scalar(1 - label_smoothing)), Scalar(label_smoothing / classes))
-                                   : target;
+    Tensor t = label_smoothing > 0
+                   ? add(mul(target, Scalar(1 - label_smoothing)), Scalar(label_smoothing / classes))
+                   : target;
     Tensor terms = w.defined() ? mul(mul(logp, t), w) : mul(logp, t);
     switch (r) {
-      case Reduction::None: return neg(terms.sum({cd}));
-      case Reduction::Sum: return neg(terms.sum());
-      case Reduction::Mean: break;
+      case Reduction::None:
+        return neg(terms.sum({cd}));
+      case Reduction::Sum:
+        return neg(terms.sum());
+      case Reduction::Mean:
+        break;
     }
     return div(neg(terms.sum()), Scalar(input.numel() / std::max<int64_t>(classes, 1)));
   }
@@ -356,8 +384,12 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& we
   smooth = where(ignored, Scalar(0), smooth);
   Tensor smooth_reduced;
   switch (r) {
-    case Reduction::None: smooth_reduced = smooth; break;
-    case Reduction::Sum: smooth_reduced = smooth.sum(); break;
+    case Reduction::None:
+      smooth_reduced = smooth;
+      break;
+    case Reduction::Sum:
+      smooth_reduced = smooth.sum();
+      break;
     case Reduction::Mean:
       if (weight.defined()) {
         Tensor hot = one_hot_mask(logp, target, ignore_index);

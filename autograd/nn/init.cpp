@@ -33,9 +33,9 @@ double fan_for(const Tensor& tensor, const std::string& mode) {
 }  // namespace
 
 double calculate_gain(const std::string& nonlinearity, std::optional<double> param) {
-  if (nonlinearity == "linear" || nonlinearity == "conv1d" || nonlinearity == "conv2d" || nonlinearity == "conv3d" ||
-      nonlinearity == "conv_transpose1d" || nonlinearity == "conv_transpose2d" || nonlinearity == "conv_transpose3d" ||
-      nonlinearity == "sigmoid")
+  if (nonlinearity == "linear" || nonlinearity == "conv1d" || nonlinearity == "conv2d" ||
+      nonlinearity == "conv3d" || nonlinearity == "conv_transpose1d" || nonlinearity == "conv_transpose2d" ||
+      nonlinearity == "conv_transpose3d" || nonlinearity == "sigmoid")
     return 1.0;
   if (nonlinearity == "tanh") return 5.0 / 3.0;
   if (nonlinearity == "relu") return std::sqrt(2.0);
@@ -49,8 +49,9 @@ double calculate_gain(const std::string& nonlinearity, std::optional<double> par
 
 std::pair<int64_t, int64_t> calculate_fan_in_and_fan_out(const Tensor& tensor) {
   if (tensor.dim() < 2)
-    raise<ValueError>("Fan in and fan out can not be computed for tensor with fewer than 2 dimensions (got shape ",
-                      shape_to_string(tensor.sizes()), ")");
+    raise<ValueError>(
+        "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions (got shape ",
+        shape_to_string(tensor.sizes()), ")");
   int64_t receptive = 1;
   for (int64_t d = 2; d < tensor.dim(); ++d) receptive *= tensor.sizes()[d];
   return {tensor.sizes()[1] * receptive, tensor.sizes()[0] * receptive};
@@ -74,15 +75,15 @@ Tensor constant_(const Tensor& tensor, const Scalar& value) {
 Tensor ones_(const Tensor& tensor) { return constant_(tensor, 1); }
 Tensor zeros_(const Tensor& tensor) { return constant_(tensor, 0); }
 
-Tensor kaiming_uniform_(const Tensor& tensor, double a, const std::string& mode, const std::string& nonlinearity,
-                        Generator* generator) {
+Tensor kaiming_uniform_(const Tensor& tensor, double a, const std::string& mode,
+                        const std::string& nonlinearity, Generator* generator) {
   if (is_empty(tensor, "kaiming_uniform_")) return tensor;
   double bound = std::sqrt(3.0) * (calculate_gain(nonlinearity, a) / std::sqrt(fan_for(tensor, mode)));
   return uniform_(tensor, -bound, bound, generator);
 }
 
-Tensor kaiming_normal_(const Tensor& tensor, double a, const std::string& mode, const std::string& nonlinearity,
-                       Generator* generator) {
+Tensor kaiming_normal_(const Tensor& tensor, double a, const std::string& mode,
+                       const std::string& nonlinearity, Generator* generator) {
   if (is_empty(tensor, "kaiming_normal_")) return tensor;
   return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / std::sqrt(fan_for(tensor, mode)), generator);
 }

@@ -90,7 +90,8 @@ Embedding::Embedding(int64_t num, int64_t dim, EmbeddingOptions options)
   if (options.padding_idx) {
     int64_t p = *options.padding_idx;
     if (p >= num || p < -num)
-      raise<ValueError>("Embedding: padding_idx must be within num_embeddings (got ", p, " for ", num, " embeddings)");
+      raise<ValueError>("Embedding: padding_idx must be within num_embeddings (got ", p, " for ", num,
+                        " embeddings)");
     padding_idx = p < 0 ? p + num : p;
   }
   reset();
@@ -98,8 +99,8 @@ Embedding::Embedding(int64_t num, int64_t dim, EmbeddingOptions options)
 }
 
 void Embedding::reset() {
-  weight = register_parameter("weight", empty({num_embeddings, embedding_dim},
-                                              {.dtype = options_.dtype, .device = options_.device}));
+  weight = register_parameter(
+      "weight", empty({num_embeddings, embedding_dim}, {.dtype = options_.dtype, .device = options_.device}));
 }
 
 void Embedding::reset_parameters(Generator* generator) {
@@ -107,7 +108,9 @@ void Embedding::reset_parameters(Generator* generator) {
   if (padding_idx) init::zeros_(weight.select(0, *padding_idx));
 }
 
-Tensor Embedding::forward(const Tensor& input) { return functional::embedding(input, weight, padding_idx, sparse); }
+Tensor Embedding::forward(const Tensor& input) {
+  return functional::embedding(input, weight, padding_idx, sparse);
+}
 
 std::string Embedding::extra_repr() const {
   std::string s = std::to_string(num_embeddings) + ", " + std::to_string(embedding_dim);

@@ -86,7 +86,9 @@ std::vector<std::shared_ptr<Module>> Module::children() const {
   return out;
 }
 
-std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_children() const { return children_; }
+std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_children() const {
+  return children_;
+}
 
 std::vector<std::pair<std::string, Module*>> Module::named_modules(const std::string& prefix) {
   std::vector<std::pair<std::string, Module*>> out;
@@ -155,15 +157,17 @@ IncompatibleKeys Module::load_state_dict(const NamedTensors& state_dict, bool st
   for (const auto& [key, target] : own) own_keys.insert(key);
   autograd::NoGradGuard no_grad;
   for (const auto& [key, target] : own) {
-    auto it = std::find_if(state_dict.begin(), state_dict.end(), [&](const auto& kv) { return kv.first == key; });
+    auto it =
+        std::find_if(state_dict.begin(), state_dict.end(), [&](const auto& kv) { return kv.first == key; });
     if (it == state_dict.end()) {
       result.missing_keys.push_back(key);
       continue;
     }
     const Tensor& value = it->second;
     if (value.sizes() != target.sizes()) {
-      errors.push_back("size mismatch for " + key + ": copying a param with shape " + shape_to_string(value.sizes()) +
-                       " from checkpoint, the shape in current model is " + shape_to_string(target.sizes()) + ".");
+      errors.push_back("size mismatch for " + key + ": copying a param with shape " +
+                       shape_to_string(value.sizes()) + " from checkpoint, the shape in current model is " +
+                       shape_to_string(target.sizes()) + ".");
       continue;
     }
     Tensor dst = target;
@@ -173,9 +177,11 @@ IncompatibleKeys Module::load_state_dict(const NamedTensors& state_dict, bool st
     if (!own_keys.count(key)) result.unexpected_keys.push_back(key);
   if (strict) {
     if (!result.unexpected_keys.empty())
-      errors.insert(errors.begin(), "Unexpected key(s) in state_dict: " + quoted_list(result.unexpected_keys) + ". ");
+      errors.insert(errors.begin(),
+                    "Unexpected key(s) in state_dict: " + quoted_list(result.unexpected_keys) + ". ");
     if (!result.missing_keys.empty())
-      errors.insert(errors.begin(), "Missing key(s) in state_dict: " + quoted_list(result.missing_keys) + ". ");
+      errors.insert(errors.begin(),
+                    "Missing key(s) in state_dict: " + quoted_list(result.missing_keys) + ". ");
   }
   if (!errors.empty()) {
     std::string msg = "Error(s) in loading state_dict for " + name() + ":";
@@ -230,13 +236,15 @@ Module& Module::to(Device device) {
 }
 
 std::shared_ptr<Module> Module::clone() const {
-  raise<NotImplementedError>("clone: ", name(), " does not support deep copies; derive it from nn::Cloneable<", name(),
+  raise<NotImplementedError>("clone: ", name(),
+                             " does not support deep copies; derive it from nn::Cloneable<", name(),
                              "> and implement reset()");
 }
 
 Tensor Module::register_parameter(const std::string& name, Tensor param, bool requires_grad) {
   check_name("parameter", name);
-  if (!param.defined()) raise<ValueError>("register_parameter: parameter \"", name, "\" is an undefined tensor");
+  if (!param.defined())
+    raise<ValueError>("register_parameter: parameter \"", name, "\" is an undefined tensor");
   if (!param.is_leaf())
     raise<ValueError>("Cannot assign non-leaf Tensor to parameter '", name,
                       "'. Model parameters must be created explicitly. To express '", name,
@@ -292,7 +300,8 @@ void Module::copy_state_from(const Module& source) {
     if (src.grad().defined()) p.mutable_grad() = src.grad().clone();
   }
   for (Buffer& b : buffers_) {
-    auto it = std::find_if(source.buffers_.begin(), source.buffers_.end(), [&](const Buffer& s) { return s.name == b.name; });
+    auto it = std::find_if(source.buffers_.begin(), source.buffers_.end(),
+                           [&](const Buffer& s) { return s.name == b.name; });
     if (it == source.buffers_.end())
       raise<RuntimeError>("clone: the copy of ", name(), " registers buffer \"", b.name,
                           "\" that the original does not have; reset() must register the same names");
@@ -312,7 +321,8 @@ std::string Module::repr() const {
     for (std::string line; std::getline(in, line);) extra_lines.push_back(line);
   }
   lines = extra_lines;
-  for (const auto& [key, child] : children_) lines.push_back("(" + key + "): " + add_indent(child->repr(), 2));
+  for (const auto& [key, child] : children_)
+    lines.push_back("(" + key + "): " + add_indent(child->repr(), 2));
   std::string s = name() + "(";
   if (!lines.empty()) {
     if (extra_lines.size() == 1 && children_.empty()) {

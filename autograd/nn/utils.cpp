@@ -45,9 +45,10 @@ Tensor get_total_norm(const std::vector<Tensor>& tensors, double norm_type, bool
     for (const Tensor& t : group) norms.push_back(t.to_dense().norm(norm_type).to(first));
   Tensor total = stack(norms).norm(norm_type);
   if (error_if_nonfinite && !std::isfinite(total.item<double>()))
-    raise<RuntimeError>("The total norm of order ", format_double(norm_type),
-                        " for gradients from `parameters` is non-finite, so it cannot be clipped. To disable this "
-                        "error and scale the gradients by the non-finite norm anyway, set `error_if_nonfinite=False`");
+    raise<RuntimeError>(
+        "The total norm of order ", format_double(norm_type),
+        " for gradients from `parameters` is non-finite, so it cannot be clipped. To disable this "
+        "error and scale the gradients by the non-finite norm anyway, set `error_if_nonfinite=False`");
   return total;
 }
 
@@ -91,11 +92,14 @@ Tensor parameters_to_vector(const std::vector<Tensor>& parameters) {
 
 void vector_to_parameters(const Tensor& vec, const std::vector<Tensor>& parameters) {
   if (!vec.defined()) raise<TypeError>("expected torch.Tensor, but got: an undefined tensor");
-  if (vec.dim() != 1) raise<ShapeError>("vector_to_parameters: expected a 1-D vector, got shape ", shape_to_string(vec.sizes()));
+  if (vec.dim() != 1)
+    raise<ShapeError>("vector_to_parameters: expected a 1-D vector, got shape ",
+                      shape_to_string(vec.sizes()));
   int64_t total = 0;
   for (const Tensor& p : parameters) total += p.numel();
   if (total != vec.numel())
-    raise<ShapeError>("vector_to_parameters: the vector has ", vec.numel(), " elements but the parameters need ", total);
+    raise<ShapeError>("vector_to_parameters: the vector has ", vec.numel(),
+                      " elements but the parameters need ", total);
   autograd::NoGradGuard no_grad;
   int64_t offset = 0;
   for (const Tensor& p : parameters) {

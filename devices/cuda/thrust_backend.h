@@ -7,12 +7,14 @@
 #include <thrust/system_error.h>
 
 #include <new>
+#include <vector>
 
 #include "devices/cuda/thrust_system.h"
 
 namespace descent::detail::DESCENT_THRUST_NS {
 
-// One file each: fill_cast.cu, unary.cu, elementwise.cu, reduce.cu, matmul.cu.
+// One file each: fill_cast.cu, unary.cu, elementwise.cu, reduce.cu, matmul.cu,
+// fused_optim.cu.
 void fill(void* dst, Dtype dtype, int64_t n, std::complex<double> value);
 void cast(const void* src, Dtype src_dtype, void* dst, Dtype dst_dtype, int64_t n);
 void unary(UnaryOp op, Dtype dtype, const void* in, void* out, Dtype out_dtype, int64_t n);
@@ -20,6 +22,8 @@ void elementwise(BinaryOp op, const ElementwiseArgs& args);
 void reduce(const ReduceArgs& args);
 void matmul(Dtype dtype, const void* a, const void* c, void* out, int64_t batch, int64_t m, int64_t k,
             int64_t n, bool broadcast_a, bool broadcast_c);
+void fused_adam(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedAdamArgs& args);
+void fused_sgd(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedSgdArgs& args);
 
 // Runs fn on the device owning `ptr`, turning Thrust's exceptions (launch
 // failures, out of memory for temporaries) into descent errors.
@@ -56,6 +60,14 @@ class ThrustBackend : public Backend {
               int64_t n, bool broadcast_a, bool broadcast_c) override {
     run("matmul", out,
         [&] { DESCENT_THRUST_NS::matmul(dtype, a, c, out, batch, m, k, n, broadcast_a, broadcast_c); });
+  }
+  void fused_adam(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedAdamArgs& args) override {
+    run("fused_adam", tensors.empty() ? nullptr : tensors[0].param,
+        [&] { DESCENT_THRUST_NS::fused_adam(dtype, tensors, args); });
+  }
+  void fused_sgd(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedSgdArgs& args) override {
+    run("fused_sgd", tensors.empty() ? nullptr : tensors[0].param,
+        [&] { DESCENT_THRUST_NS::fused_sgd(dtype, tensors, args); });
   }
 };
 

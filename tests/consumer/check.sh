@@ -9,7 +9,7 @@ work=$3
 rm -rf "$work"
 mkdir -p "$work"
 # 1. Installed package: install the already-built library into a prefix.
-meson install -C "$build" --destdir "$work/root" --quiet > /dev/null
+meson install -C "$build" --no-rebuild --destdir "$work/root" --quiet > /dev/null
 prefix="$work/root$(meson introspect "$build" --buildoptions | python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"))')"
 pcdir=$(dirname "$(find "$prefix" -name descent.pc | head -n 1)")
 sed -i "s|^prefix=.*|prefix=$prefix|" "$pcdir/descent.pc"

@@ -5,7 +5,7 @@
 //   Tensor w = randn({3}, {.dtype = kFloat64, .requires_grad = true});
 //   Tensor loss = (w * w).sum();
 //   loss.backward();                    // w.grad() == 2 * w
-//   auto [g] = autograd::grad({loss2}, {w}, {}, std::nullopt, /*create_graph=*/true);
+//   auto g = autograd::grad({loss}, {w}, {}, std::nullopt, /*create_graph=*/true);  // g[0]: d loss/dw
 #include <optional>
 #include <vector>
 
@@ -28,8 +28,9 @@ void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& gra
 // without touching any .grad. An input the outputs do not depend on raises,
 // unless allow_unused (result undefined) or materialize_grads (result zeros).
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
-                         const std::vector<Tensor>& grad_outputs = {}, std::optional<bool> retain_graph = std::nullopt,
-                         bool create_graph = false, bool allow_unused = false, bool materialize_grads = false);
+                         const std::vector<Tensor>& grad_outputs = {},
+                         std::optional<bool> retain_graph = std::nullopt, bool create_graph = false,
+                         bool allow_unused = false, bool materialize_grads = false);
 
 // PyTorch's `t.data = new_data`: t keeps its identity, requires_grad and grad
 // but now holds new_data's storage, shape and dtype (Module::to, vector_to_parameters).

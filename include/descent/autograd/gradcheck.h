@@ -41,8 +41,8 @@ bool gradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs, const Grad
 // Checks second derivatives: gradcheck of (inputs, v) -> vjp of fn with v,
 // computed with create_graph. grad_outputs (v) default to seeded random
 // tensors shaped like the outputs.
-bool gradgradcheck(const TensorsFn& fn, const std::vector<Tensor>& inputs, const std::vector<Tensor>& grad_outputs = {},
-                   const GradcheckOptions& options = {});
+bool gradgradcheck(const TensorsFn& fn, const std::vector<Tensor>& inputs,
+                   const std::vector<Tensor>& grad_outputs = {}, const GradcheckOptions& options = {});
 bool gradgradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs,
                    const std::vector<Tensor>& grad_outputs = {}, const GradcheckOptions& options = {});
 

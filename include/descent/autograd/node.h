@@ -52,7 +52,9 @@ class Node : public std::enable_shared_from_this<Node> {
   const Edge& next_edge(std::size_t i) const { return next_edges_.at(i); }
   void set_next_edges(std::vector<Edge> edges) { next_edges_ = std::move(edges); }
   // Whether the gradient of forward input i is wanted by anybody.
-  bool should_compute_output(std::size_t i) const { return i < next_edges_.size() && next_edges_[i].is_valid(); }
+  bool should_compute_output(std::size_t i) const {
+    return i < next_edges_.size() && next_edges_[i].is_valid();
+  }
 
   // One entry per forward output.
   uint32_t add_input_metadata(const Tensor& t);
@@ -66,7 +68,9 @@ class Node : public std::enable_shared_from_this<Node> {
   // is stored into their .grad when this node runs.
   void add_retained_grad(uint32_t output_nr, const std::weak_ptr<TensorImpl>& tensor);
   void remove_retained_grad(const TensorImpl* tensor);
-  const std::vector<std::pair<uint32_t, std::weak_ptr<TensorImpl>>>& retained_grads() const { return retained_; }
+  const std::vector<std::pair<uint32_t, std::weak_ptr<TensorImpl>>>& retained_grads() const {
+    return retained_;
+  }
 
  private:
   uint64_t sequence_nr_;

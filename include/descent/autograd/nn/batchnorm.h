@@ -39,8 +39,8 @@ class BatchNorm1d : public Cloneable<BatchNorm1d> {
   std::optional<double> momentum;
   bool affine;
   bool track_running_stats;
-  Tensor weight, bias;                                      // undefined unless affine (and bias)
-  Tensor running_mean, running_var, num_batches_tracked;    // undefined unless track_running_stats
+  Tensor weight, bias;                                    // undefined unless affine (and bias)
+  Tensor running_mean, running_var, num_batches_tracked;  // undefined unless track_running_stats
 
  private:
   BatchNormOptions options_;

@@ -17,7 +17,10 @@ class Sequential : public Module {
   Sequential() = default;
   explicit Sequential(std::vector<std::shared_ptr<Module>> modules);
   // Modules by value (moved into the container) or as shared_ptrs.
-  template <typename... M, std::enable_if_t<(sizeof...(M) > 0) && !(sizeof...(M) == 1 && (std::is_same_v<std::decay_t<M>, Sequential> && ...)), int> = 0>
+  template <typename... M,
+            std::enable_if_t<(sizeof...(M) > 0) &&
+                                 !(sizeof...(M) == 1 && (std::is_same_v<std::decay_t<M>, Sequential> && ...)),
+                             int> = 0>
   explicit Sequential(M&&... modules) {
     (push_back(std::forward<M>(modules)), ...);
   }
@@ -39,7 +42,9 @@ class Sequential : public Module {
   template <typename M>
   std::shared_ptr<M> at(std::size_t index) const {
     auto m = std::dynamic_pointer_cast<M>((*this)[index]);
-    if (!m) raise<TypeError>("Sequential::at: module ", index, " is a ", (*this)[index]->name(), ", not the requested type");
+    if (!m)
+      raise<TypeError>("Sequential::at: module ", index, " is a ", (*this)[index]->name(),
+                       ", not the requested type");
     return m;
   }
   std::shared_ptr<Module> clone() const override;

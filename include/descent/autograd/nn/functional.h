@@ -34,11 +34,12 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, const std::string& reduction = "mean");
 // input: log-probabilities [N, C, ...] or [C]; target: class indices (int64).
-Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(), int64_t ignore_index = -100,
-                const std::string& reduction = "mean");
+Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(),
+                int64_t ignore_index = -100, const std::string& reduction = "mean");
 // input: logits [N, C, ...] or [C]; target: class indices (int64) or class
 // probabilities (floating, shaped like input).
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(),
-                     int64_t ignore_index = -100, const std::string& reduction = "mean", double label_smoothing = 0.0);
+                     int64_t ignore_index = -100, const std::string& reduction = "mean",
+                     double label_smoothing = 0.0);
 
 }  // namespace descent::nn::functional

@@ -1,0 +1,194 @@
+// Fused optimizer updates (Adam/AdamW, SGD): one launch per dtype bucket,
+// one thread per element of all its tensors together. Each thread finds its
+// tensor by binary search over the tensors' starting offsets in a table
+// uploaded once per step. The per-element math is devices/fused_optim_math.h,
+// shared with the CPU backend, so the results agree bit for bit.
+#include <thrust/copy.h>
+#include <thrust/device_vector.h>
+#include <thrust/for_each.h>
+
+#include <vector>
+
+#include "devices/cuda/thrust_backend.h"
+#include "devices/fused_optim_math.h"
+
+namespace descent::detail::DESCENT_THRUST_NS {
+
+namespace {
+
+// The bucket's tensor table in device memory. Entries are trivially
+// copyable, so the bytes travel as they are.
+template <class Entry>
+class DeviceTable {
+ public:
+  explicit DeviceTable(const std::vector<Entry>& host) : bytes_(host.size() * sizeof(Entry)) {
+    const auto* first = reinterpret_cast<const uint8_t*>(host.data());
+    thrust::copy(first, first + bytes_.size(), bytes_.begin());
+  }
+  const Entry* get() const { return reinterpret_cast<const Entry*>(thrust::raw_pointer_cast(bytes_.data())); }
+
+ private:
+  thrust::device_vector<uint8_t> bytes_;
+};
+
+// Index of the tensor holding flat element i: the last one starting at or
+// before i (empty tensors share their successor's start and are skipped).
+template <class Entry>
+DESCENT_HOST_DEVICE int64_t find_tensor(const Entry* tensors, int64_t count, int64_t i) {
+  int64_t lo = 0, hi = count;
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (tensors[mid].start <= i)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo - 1;
+}
+
+// The gradient in opmath, unscaled under AMP (and written back unscaled, as
+// the CPU backend does).
+template <class S, class T>
+DESCENT_HOST_DEVICE T load_grad(S* grad, int64_t j, const float* grad_scale) {
+  T g = math::convert<T>(grad[j]);
+  if (grad_scale != nullptr) {
+    g = g / static_cast<T>(*grad_scale);
+    grad[j] = math::convert<S>(g);
+  }
+  return g;
+}
+
+template <class S>
+struct AdamTensor {
+  S* param;
+  S* grad;
+  S* exp_avg;
+  S* exp_avg_sq;
+  S* max_exp_avg_sq;
+  int64_t start;
+  fused::AdamScalars<math::opmath_t<S>> scalars;
+};
+
+template <class S>
+struct AdamKernel {
+  const AdamTensor<S>* tensors;
+  int64_t count;
+  bool has_weight_decay, amsgrad;
+  AmpInputs amp;
+
+  DESCENT_HOST_DEVICE void operator()(int64_t i) const {
+    using T = math::opmath_t<S>;
+    // found_inf is one flag for the whole bucket: a skipped step touches nothing.
+    if (amp.found_inf != nullptr && *amp.found_inf != 0.0f) return;
+    const AdamTensor<S>& t = tensors[find_tensor(tensors, count, i)];
+    const int64_t j = i - t.start;
+    T p = math::convert<T>(t.param[j]), m = math::convert<T>(t.exp_avg[j]),
+      v = math::convert<T>(t.exp_avg_sq[j]);
+    const T g = load_grad<S, T>(t.grad, j, amp.grad_scale);
+    if (amsgrad) {
+      T w = math::convert<T>(t.max_exp_avg_sq[j]);
+      fused::adam_element<T>(t.scalars, has_weight_decay, p, g, m, v, &w);
+      t.max_exp_avg_sq[j] = math::convert<S>(w);
+    } else {
+      fused::adam_element<T>(t.scalars, has_weight_decay, p, g, m, v, nullptr);
+    }
+    t.param[j] = math::convert<S>(p);
+    t.exp_avg[j] = math::convert<S>(m);
+    t.exp_avg_sq[j] = math::convert<S>(v);
+  }
+};
+
+template <class S>
+struct SgdTensor {
+  S* param;
+  S* grad;
+  S* momentum_buffer;
+  int64_t start;
+};
+
+template <class S>
+struct SgdKernel {
+  const SgdTensor<S>* tensors;
+  int64_t count;
+  fused::SgdScalars<math::opmath_t<S>> scalars;
+  bool has_weight_decay, has_momentum;
+  AmpInputs amp;
+
+  DESCENT_HOST_DEVICE void operator()(int64_t i) const {
+    using T = math::opmath_t<S>;
+    if (amp.found_inf != nullptr && *amp.found_inf != 0.0f) return;
+    const SgdTensor<S>& t = tensors[find_tensor(tensors, count, i)];
+    const int64_t j = i - t.start;
+    T p = math::convert<T>(t.param[j]);
+    const T g = load_grad<S, T>(t.grad, j, amp.grad_scale);
+    if (has_momentum) {
+      T b = math::convert<T>(t.momentum_buffer[j]);
+      fused::sgd_element<T>(scalars, has_weight_decay, p, g, &b);
+      t.momentum_buffer[j] = math::convert<S>(b);
+    } else {
+      fused::sgd_element<T>(scalars, has_weight_decay, p, g, nullptr);
+    }
+    t.param[j] = math::convert<S>(p);
+  }
+};
+
+template <class Fn>
+void dispatch_floating(const char* op, Dtype dtype, Fn&& fn) {
+  switch (dtype) {
+    case kFloat32:
+      return fn(Tag<float>{});
+    case kFloat64:
+      return fn(Tag<double>{});
+    case kFloat16:
+      return fn(Tag<Half>{});
+    case kBFloat16:
+      return fn(Tag<BFloat16>{});
+    default:
+      raise<TypeError>(op, ": fused kernels support floating point params only, got ", to_string(dtype));
+  }
+}
+
+}  // namespace
+
+void fused_adam(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedAdamArgs& args) {
+  dispatch_floating("fused_adam", dtype, [&](auto tag) {
+    using S = typename decltype(tag)::type;
+    std::vector<AdamTensor<S>> table;
+    int64_t total = 0;
+    for (const FusedTensor& t : tensors) {
+      table.push_back({static_cast<S*>(t.param), static_cast<S*>(t.grad), static_cast<S*>(t.state[0]),
+                       static_cast<S*>(t.state[1]), static_cast<S*>(t.state[2]), total,
+                       fused::AdamScalars<math::opmath_t<S>>(args, t)});
+      total += t.numel;
+    }
+    if (total == 0) return;
+    const DeviceTable<AdamTensor<S>> device_table(table);
+    const AdamKernel<S> kernel{device_table.get(), static_cast<int64_t>(table.size()),
+                               args.weight_decay != 0.0, args.amsgrad, args.amp};
+    thrust::for_each_n(policy(), first_index(), total, kernel);
+  });
+}
+
+void fused_sgd(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedSgdArgs& args) {
+  dispatch_floating("fused_sgd", dtype, [&](auto tag) {
+    using S = typename decltype(tag)::type;
+    std::vector<SgdTensor<S>> table;
+    int64_t total = 0;
+    for (const FusedTensor& t : tensors) {
+      table.push_back(
+          {static_cast<S*>(t.param), static_cast<S*>(t.grad), static_cast<S*>(t.state[0]), total});
+      total += t.numel;
+    }
+    if (total == 0) return;
+    const DeviceTable<SgdTensor<S>> device_table(table);
+    const SgdKernel<S> kernel{device_table.get(),
+                              static_cast<int64_t>(table.size()),
+                              fused::SgdScalars<math::opmath_t<S>>(args),
+                              args.weight_decay != 0.0,
+                              args.momentum != 0.0,
+                              args.amp};
+    thrust::for_each_n(policy(), first_index(), total, kernel);
+  });
+}
+
+}  // namespace descent::detail::DESCENT_THRUST_NS
