@@ -18,10 +18,6 @@
 #include "devices/cuda/reduce.cu"
 #include "devices/cuda/unary.cu"
 
-static_assert(THRUST_DEVICE_SYSTEM == THRUST_DEVICE_SYSTEM_CPP ||
-                  THRUST_DEVICE_SYSTEM == THRUST_DEVICE_SYSTEM_OMP,
-              "the thrust-host backend must be compiled for a host device system");
-
 namespace descent::detail {
 
 namespace {
@@ -32,7 +28,11 @@ class ThrustHostBackend final : public host_system::ThrustBackend {
   DeviceType type() const override { return kCPU; }
 
   void* allocate(std::size_t nbytes, int) override {
-    return nbytes == 0 ? nullptr : ::operator new(nbytes, kAlignment);
+    if (nbytes == 0) return nullptr;
+    void* ptr = ::operator new(nbytes, kAlignment, std::nothrow);
+    if (ptr == nullptr)
+      raise<RuntimeError>("thrust-host allocator: not enough memory to allocate ", nbytes, " bytes");
+    return ptr;
   }
   void deallocate(void* ptr, int) override {
     if (ptr != nullptr) ::operator delete(ptr, kAlignment);

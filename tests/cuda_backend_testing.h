@@ -1,18 +1,22 @@
 #pragma once
-// Helpers for comparing a backend with the CPU backend on the same inputs:
-// host arrays of any dtype, seeded random values with special values mixed
-// in, device buffers, and a NaN- and signed-zero-aware comparison.
+// Helpers for testing the CUDA backend's kernels against the CPU backend on
+// the same inputs: host arrays of any dtype, seeded random values with
+// special values mixed in, device buffers, a NaN- and signed-zero-aware
+// comparison, and runners that launch one kernel on any backend.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <complex>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "../devices/cuda/thrust_host_backend.h"
 #include "descent/devices/backend.h"
+#include "descent/devices/device.h"
 #include "descent/error.h"
 
 namespace descent::testing {
@@ -174,5 +178,153 @@ inline std::string mismatch(const Host& got, const Host& want, const Tol& tol) {
 
 inline constexpr Dtype kAllDtypes[] = {kBool,    kInt64,   kFloat16,   kBFloat16,
                                        kFloat32, kFloat64, kComplex64, kComplex128};
+
+// The thrust-host backend, or null (with a visible message) when descent
+// was built without Thrust.
+inline Backend* thrust_host() {
+  try {
+    return &detail::thrust_host_backend();
+  } catch (const NotImplementedError& e) {
+    MESSAGE("skipped: ", e.what());
+    return nullptr;
+  }
+}
+
+// The GPU, or null (with a visible message) on machines without one.
+inline Backend* gpu() {
+  if (!cuda::is_available()) {
+    MESSAGE("skipped: no CUDA GPU available (cuda::device_count() == ", cuda::device_count(), ")");
+    return nullptr;
+  }
+  return &backend_for(kCUDA);
+}
+
+// ---- kernel runners: one launch on any backend, results copied back ---------
+
+inline Host run_unary(Backend& be, UnaryOp op, const Host& in, Dtype out_dtype) {
+  DeviceBuffer x(be, in), out(be, out_dtype, in.n);
+  be.unary(op, in.dtype, x.get(), out.get(), out_dtype, in.n);
+  return out.download();
+}
+
+struct Launch {
+  BinaryOp op;
+  ElementwiseArgs args;
+  std::vector<Host> inputs;  // one per input; unused for scalar operands
+};
+
+inline Host run_elementwise(Backend& be, const Launch& launch) {
+  ElementwiseArgs args = launch.args;
+  std::vector<std::unique_ptr<DeviceBuffer>> buffers;
+  for (int k = 0; k < args.ninputs; ++k) {
+    if (args.inputs[k].is_scalar) continue;
+    buffers.push_back(std::make_unique<DeviceBuffer>(be, launch.inputs[k]));
+    args.inputs[k].data = buffers.back()->get();
+  }
+  DeviceBuffer out(be, args.out_dtype, args.numel);
+  args.out = out.get();
+  be.elementwise(launch.op, args);
+  return out.download();
+}
+
+inline Host run_matmul(Backend& be, const Host& a, const Host& c, int64_t batch, int64_t m, int64_t k,
+                       int64_t n, bool ba, bool bc) {
+  DeviceBuffer x(be, a), y(be, c), out(be, a.dtype, batch * m * n);
+  be.matmul(a.dtype, x.get(), y.get(), out.get(), batch, m, k, n, ba, bc);
+  return out.download();
+}
+
+struct Reduction {
+  ReduceOp op;
+  Dtype in, out;
+  std::vector<int64_t> sizes;
+  std::vector<int> dims;
+  double p = 2.0;
+  bool with_indices = false;
+};
+
+struct ReduceResult {
+  Host values, indices;
+};
+
+inline ReduceResult run_reduce(Backend& be, const Reduction& r, const Host& in) {
+  ReduceArgs a;
+  a.op = r.op;
+  a.in_dtype = r.in;
+  a.out_dtype = r.out;
+  a.ndim = static_cast<int>(r.sizes.size());
+  a.p = r.p;
+  int64_t outputs = 1;
+  for (int d = 0; d < a.ndim; ++d) {
+    a.sizes[d] = r.sizes[d];
+    for (int x : r.dims) a.reduce[d] = a.reduce[d] || x == d;
+    if (!a.reduce[d]) outputs *= r.sizes[d];
+  }
+  DeviceBuffer x(be, in), out(be, r.out, outputs), indices(be, kInt64, outputs);
+  a.in = x.get();
+  a.out = out.get();
+  if (r.with_indices) a.indices = static_cast<int64_t*>(indices.get());
+  be.reduce(a);
+  return {out.download(), r.with_indices ? indices.download() : Host()};
+}
+
+struct FusedCase {
+  bool adam;
+  FusedAdamArgs adam_args;
+  FusedSgdArgs sgd_args;
+  float grad_scale = 0.0f;  // 0: no AMP unscaling
+  bool found_inf = false;
+};
+
+// Runs one fused step over tensors of these sizes; returns every buffer
+// (param, grad, three states per tensor) afterwards.
+inline std::vector<Host> run_fused(Backend& be, const FusedCase& c, const std::vector<Host>& buffers,
+                                   const std::vector<int64_t>& sizes) {
+  std::vector<std::unique_ptr<DeviceBuffer>> device;
+  for (const Host& h : buffers) device.push_back(std::make_unique<DeviceBuffer>(be, h));
+  const DeviceBuffer scale(be, host_of({C(c.grad_scale)}, kFloat32));
+  const DeviceBuffer found(be, host_of({C(c.found_inf ? 1.0 : 0.0)}, kFloat32));
+  const AmpInputs amp{c.grad_scale != 0.0f ? static_cast<const float*>(scale.get()) : nullptr,
+                      c.found_inf ? static_cast<const float*>(found.get()) : nullptr};
+  std::vector<FusedTensor> tensors;
+  for (std::size_t t = 0; t < sizes.size(); ++t) {
+    FusedTensor ft;
+    ft.param = device[5 * t]->get();
+    ft.grad = device[5 * t + 1]->get();
+    ft.state = {device[5 * t + 2]->get(), device[5 * t + 3]->get(), device[5 * t + 4]->get()};
+    ft.numel = sizes[t];
+    ft.step_size = 0.01 / (1.0 - std::pow(0.9, 3 + t));
+    ft.bias_correction2_sqrt = std::sqrt(1.0 - std::pow(0.999, 3 + t));
+    tensors.push_back(ft);
+  }
+  const Dtype dtype = buffers[0].dtype;
+  if (c.adam) {
+    FusedAdamArgs args = c.adam_args;
+    args.amp = amp;
+    be.fused_adam(dtype, tensors, args);
+  } else {
+    FusedSgdArgs args = c.sgd_args;
+    args.amp = amp;
+    be.fused_sgd(dtype, tensors, args);
+  }
+  std::vector<Host> out;
+  for (const auto& d : device) out.push_back(d->download());
+  return out;
+}
+
+// Runs `run` on the device and on the CPU backend and compares; an op the CPU
+// rejects as not implemented must be rejected by the device too.
+template <class Run>
+void compare_with_cpu(Backend& dev, const Run& run, const Tol& tol) {
+  Host want;
+  try {
+    want = run(cpu());
+  } catch (const NotImplementedError&) {
+    CHECK_THROWS_AS(run(dev), NotImplementedError);
+    return;
+  }
+  const std::string diff = mismatch(run(dev), want, tol);
+  CHECK_MESSAGE(diff.empty(), diff);
+}
 
 }  // namespace descent::testing

@@ -1,0 +1,273 @@
+// The CUDA backend's reductions, matmul and fused optimizer kernels against
+// the CPU backend, on the same random inputs (see test_cuda_backend.cpp for
+// how the thrust-host and "cuda device" cases divide the work).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "cuda_backend_testing.h"
+
+using namespace descent;
+using namespace descent::testing;
+
+namespace {
+
+// ---- matmul -----------------------------------------------------------------
+
+void check_matmul(Backend& dev) {
+  const int64_t batch = 3, m = 4, k = 17, n = 5;
+  for (Dtype dtype : kAllDtypes) {
+    if (dtype == kBool) continue;
+    for (int broadcast = 0; broadcast < 3; ++broadcast) {
+      const bool ba = broadcast == 1, bc = broadcast == 2;
+      const Host a = random_host(dtype, (ba ? 1 : batch) * m * k, 400 + broadcast, Values::Finite);
+      const Host c = random_host(dtype, (bc ? 1 : batch) * k * n, 500 + broadcast, Values::Finite);
+      // Sums of k products in another order: a few roundings of the largest partial sums apart.
+      const Tol tol = dtype == kInt64 ? Tol{} : Tol{approx(dtype).rtol, approx(dtype).rtol * k * 9};
+      INFO("matmul ", to_string(dtype), " broadcast ", broadcast);
+      const std::string diff = mismatch(run_matmul(dev, a, c, batch, m, k, n, ba, bc),
+                                        run_matmul(cpu(), a, c, batch, m, k, n, ba, bc), tol);
+      CHECK_MESSAGE(diff.empty(), diff);
+    }
+  }
+}
+
+// ---- reductions -------------------------------------------------------------
+
+// Indexed by ReduceOp.
+constexpr const char* kReduceNames[] = {"sum",      "mean",   "max", "min", "norm2",
+                                        "norm_inf", "norm_p", "all", "any", "prod"};
+
+// The CPU backend's result, except for the mean of 16-bit floats: PyTorch
+// (2.x) divides their float32 sum before rounding once, which is built here
+// from the CPU's float32 sum.
+ReduceResult reference_reduce(const Reduction& r, const Host& in) {
+  if (r.op != ReduceOp::Mean || (r.out != kFloat16 && r.out != kBFloat16)) return run_reduce(cpu(), r, in);
+  Reduction sum = r;
+  sum.op = ReduceOp::Sum;
+  sum.in = sum.out = kFloat32;
+  int64_t count = 1;
+  for (int d : r.dims) count *= r.sizes[d];
+  std::vector<C> mean = values_of(run_reduce(cpu(), sum, cast_host(in, kFloat32)).values);
+  for (C& v : mean) v = C(static_cast<float>(v.real()) / static_cast<float>(count));
+  return {cast_host(host_of(mean, kFloat32), r.out), Host()};
+}
+
+// Sums in a different order differ by a few roundings of partial sums, each
+// at most the sum of magnitudes: tolerance scaled by that, in the
+// accumulator's precision, plus one rounding of the output dtype.
+Tol reduce_tolerance(const Reduction& r, const Host& in) {
+  if (r.op == ReduceOp::Max || r.op == ReduceOp::Min || r.op == ReduceOp::All || r.op == ReduceOp::Any ||
+      r.op == ReduceOp::NormInf || is_integral(r.out, true))
+    return {};
+  double l1 = 0.0;
+  for (C v : values_of(in))
+    if (std::isfinite(std::abs(v))) l1 += r.op == ReduceOp::NormP2 ? std::norm(v) : std::abs(v);
+  const double acc_eps = to_real_dtype(r.out) == kFloat64 ? 0x1p-52 : 0x1p-23;
+  const double out_eps = approx(r.out).rtol;
+  if (r.op == ReduceOp::Prod) return {out_eps + 64 * acc_eps * static_cast<double>(in.n), 0.0};
+  if (r.op == ReduceOp::NormP) return {out_eps + 64 * acc_eps, 64 * acc_eps * std::pow(l1, 1.0 / r.p)};
+  return {out_eps, 32 * acc_eps * (l1 + 1.0)};
+}
+
+void check_reduction(Backend& dev, const Reduction& r, unsigned seed) {
+  int64_t n = 1;
+  for (int64_t s : r.sizes) n *= s;
+  const Values kind =
+      r.op == ReduceOp::Prod ? Values::NearOne
+      : r.op == ReduceOp::Max || r.op == ReduceOp::Min || r.op == ReduceOp::All || r.op == ReduceOp::Any
+          ? Values::General
+          : Values::Finite;
+  const Host in = random_host(r.in, n, seed, kind);
+  std::ostringstream dims;
+  for (int d : r.dims) dims << d << ' ';
+  INFO(kReduceNames[static_cast<int>(r.op)], " of ", to_string(r.in), " into ", to_string(r.out), ", dims { ",
+       dims.str(), "}, p ", r.p, ", numel ", n);
+  const ReduceResult got = run_reduce(dev, r, in), want = reference_reduce(r, in);
+  const std::string diff = mismatch(got.values, want.values, reduce_tolerance(r, in));
+  CHECK_MESSAGE(diff.empty(), diff);
+  if (r.with_indices) {
+    const std::string idiff = mismatch(got.indices, want.indices, Tol{});
+    CHECK_MESSAGE(idiff.empty(), idiff);
+  }
+}
+
+// The natural output dtype of a reduction over `in`.
+Dtype reduce_out(ReduceOp op, Dtype in) {
+  switch (op) {
+    case ReduceOp::Sum:
+    case ReduceOp::Prod:
+      return is_integral(in, true) ? kInt64 : in;
+    case ReduceOp::All:
+    case ReduceOp::Any:
+      return kBool;
+    case ReduceOp::NormP2:
+    case ReduceOp::NormInf:
+    case ReduceOp::NormP:
+      return to_real_dtype(in);
+    default:
+      return in;
+  }
+}
+
+bool reduce_applies(ReduceOp op, Dtype in) {
+  switch (op) {
+    case ReduceOp::Max:
+    case ReduceOp::Min:
+      return !is_complex(in);
+    case ReduceOp::Mean:
+    case ReduceOp::NormP2:
+    case ReduceOp::NormInf:
+    case ReduceOp::NormP:
+      return is_floating_point(in) || is_complex(in);
+    default:
+      return true;
+  }
+}
+
+void check_reduce_all(Backend& dev) {
+  // Shapes and dim sets: full reductions, inner/outer/middle dims, unit dims,
+  // and segments long enough for the two-pass (sliced) kernel.
+  const std::vector<std::pair<std::vector<int64_t>, std::vector<int>>> cases = {
+      {{3, 4, 5, 6}, {0, 1, 2, 3}},
+      {{3, 4, 5, 6}, {3}},
+      {{3, 4, 5, 6}, {0}},
+      {{3, 4, 5, 6}, {1, 2}},
+      {{3, 4, 5, 6}, {0, 2}},
+      {{3, 4, 5, 6}, {1, 3}},
+      {{3, 4, 5, 6}, {0, 1, 2}},
+      {{1, 7, 1, 9}, {1, 2}},
+      {{2, 700}, {1}},
+      {{700, 3}, {0}},
+      {{}, {}},
+      {{4, 0, 3}, {1}},
+      {{5, 3}, {}},
+  };
+  const ReduceOp ops[] = {ReduceOp::Sum,     ReduceOp::Mean, ReduceOp::Prod, ReduceOp::Max,
+                          ReduceOp::Min,     ReduceOp::All,  ReduceOp::Any,  ReduceOp::NormP2,
+                          ReduceOp::NormInf, ReduceOp::NormP};
+  unsigned seed = 1000;
+  for (ReduceOp op : ops) {
+    for (Dtype dtype : kAllDtypes) {
+      if (!reduce_applies(op, dtype)) continue;
+      for (const auto& [sizes, dims] : cases) {
+        const bool empty_segment = sizes.size() == 3 && sizes[1] == 0;
+        if (empty_segment && (op == ReduceOp::Max || op == ReduceOp::Min)) continue;
+        Reduction r{op, dtype, reduce_out(op, dtype), sizes, dims};
+        r.with_indices = (op == ReduceOp::Max || op == ReduceOp::Min) && dims.size() == 1;
+        if (op == ReduceOp::NormP) r.p = seed % 2 ? 3.0 : 0.0;
+        check_reduction(dev, r, seed++);
+      }
+    }
+  }
+}
+
+// Output dtypes other than the natural one: sum(dtype=...), mean of float16
+// into float32, norms into a wider dtype, counts of a bool mask.
+void check_reduce_converting(Backend& dev) {
+  const Reduction cases[] = {
+      {ReduceOp::Sum, kFloat16, kFloat32, {6, 50}, {1}},
+      {ReduceOp::Sum, kBool, kFloat32, {6, 50}, {0}},
+      {ReduceOp::Mean, kFloat16, kFloat16, {6, 50}, {1}},
+      {ReduceOp::Sum, kFloat32, kBool, {6, 50}, {1}},
+      {ReduceOp::NormP2, kFloat32, kFloat64, {6, 50}, {0, 1}},
+      {ReduceOp::Sum, kFloat64, kFloat16, {6, 50}, {0}},
+      {ReduceOp::NormP, kComplex64, kFloat32, {6, 50}, {1}, 1.5},
+      {ReduceOp::Prod, kInt64, kFloat64, {6, 5}, {1}},
+  };
+  unsigned seed = 5000;
+  for (const Reduction& r : cases) check_reduction(dev, r, seed++);
+}
+
+// ---- fused optimizer kernels ------------------------------------------------
+
+void check_fused(Backend& dev) {
+  const std::vector<int64_t> sizes = {37, 0, 1000, 5};
+  std::vector<FusedCase> cases;
+  cases.push_back({true, {.lr = 0.01}, {}});
+  cases.push_back({true, {.lr = 0.01, .weight_decay = 0.1, .amsgrad = true, .maximize = true}, {}});
+  cases.push_back({true, {.lr = 0.01, .weight_decay = 0.1, .decoupled_weight_decay = true}, {}, 1024.0f});
+  cases.push_back({true, {.lr = 0.01, .amsgrad = true}, {}, 64.0f, true});
+  cases.push_back({false, {}, {.lr = 0.1}});
+  cases.push_back(
+      {false,
+       {},
+       {.lr = 0.1, .momentum = 0.9, .dampening = 0.1, .weight_decay = 0.01, .is_first_step = true}});
+  cases.push_back({false, {}, {.lr = 0.1, .momentum = 0.9, .nesterov = true, .maximize = true}, 8.0f});
+  unsigned seed = 7000;
+  for (Dtype dtype : {kFloat32, kFloat64, kFloat16, kBFloat16}) {
+    for (std::size_t k = 0; k < cases.size(); ++k) {
+      std::vector<Host> buffers;
+      for (int64_t n : sizes) {
+        buffers.push_back(random_host(dtype, n, seed++, Values::Finite));   // param
+        buffers.push_back(random_host(dtype, n, seed++, Values::Finite));   // grad
+        buffers.push_back(random_host(dtype, n, seed++, Values::Finite));   // exp_avg / momentum_buffer
+        buffers.push_back(random_host(dtype, n, seed++, Values::NearOne));  // exp_avg_sq
+        buffers.push_back(random_host(dtype, n, seed++, Values::NearOne));  // max_exp_avg_sq
+      }
+      const std::vector<Host> got = run_fused(dev, cases[k], buffers, sizes);
+      const std::vector<Host> want = run_fused(cpu(), cases[k], buffers, sizes);
+      for (std::size_t b = 0; b < got.size(); ++b) {
+        INFO(std::string(cases[k].adam ? "fused_adam" : "fused_sgd"), " case ", k, " on ", to_string(dtype),
+             ", tensor ", b / 5, " buffer ", b % 5);
+        const std::string diff = mismatch(got[b], want[b], Tol{});
+        CHECK_MESSAGE(diff.empty(), diff);
+      }
+    }
+  }
+  CHECK_THROWS_WITH_AS(dev.fused_sgd(kInt64, {}, {}), doctest::Contains("floating point params only"),
+                       TypeError);
+}
+
+}  // namespace
+
+TEST_CASE("thrust-host backend: matmul matches the CPU backend") {
+  if (Backend* dev = thrust_host()) check_matmul(*dev);
+}
+
+TEST_CASE("thrust-host backend: reductions over any dims match the CPU backend") {
+  if (Backend* dev = thrust_host()) {
+    check_reduce_all(*dev);
+    check_reduce_converting(*dev);
+  }
+}
+
+TEST_CASE("cuda device: matmul and reductions match the CPU backend") {
+  if (Backend* dev = gpu()) {
+    check_matmul(*dev);
+    check_reduce_all(*dev);
+    check_reduce_converting(*dev);
+  }
+}
+
+TEST_CASE("thrust-host backend: fused optimizer kernels match the CPU backend bit for bit") {
+  if (Backend* dev = thrust_host()) check_fused(*dev);
+}
+
+TEST_CASE("cuda device: fused optimizer kernels match the CPU backend bit for bit") {
+  if (Backend* dev = gpu()) check_fused(*dev);
+}
+
+TEST_CASE("thrust-host backend: reductions and matmul raise the CPU backend's error types") {
+  Backend* dev = thrust_host();
+  if (dev == nullptr) return;
+  SUBCASE("reductions the CPU backend rejects") {
+    const Host in = random_host(kComplex64, 6, 1);
+    CHECK_THROWS_WITH_AS(run_reduce(*dev, {ReduceOp::Max, kComplex64, kComplex64, {6}, {0}}, in),
+                         doctest::Contains("max: not implemented for input torch.complex64"),
+                         NotImplementedError);
+    const Host ints = random_host(kInt64, 6, 1);
+    CHECK_THROWS_AS(run_reduce(*dev, {ReduceOp::Mean, kInt64, kInt64, {6}, {0}}, ints), NotImplementedError);
+    const Host empty(kFloat32, 0);
+    CHECK_THROWS_WITH_AS(run_reduce(*dev, {ReduceOp::Max, kFloat32, kFloat32, {3, 0}, {1}}, empty),
+                         doctest::Contains("empty dimension"), IndexError);
+  }
+  SUBCASE("bool matmul") {
+    const Host a = random_host(kBool, 4, 1);
+    CHECK_THROWS_WITH_AS(run_matmul(*dev, a, a, 1, 2, 2, 2, false, false),
+                         doctest::Contains("matmul: not implemented"), NotImplementedError);
+  }
+}
