@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "descent/devices/parallel.h"
@@ -117,6 +118,9 @@ struct Reducer {
     else if constexpr (Op == ReduceOp::NormInf) return math::maximum(a, b);
     else if constexpr (Op == ReduceOp::All) return a && b;
     else if constexpr (Op == ReduceOp::Any) return a || b;
+    // Integer sums wrap around on overflow, as PyTorch's do (two's complement, not UB).
+    else if constexpr (std::is_same_v<A, int64_t>)
+      return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
     else return a + b;
   }
 };
