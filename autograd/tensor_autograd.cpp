@@ -120,7 +120,6 @@ void set_data(const Tensor& t, const Tensor& new_data) {
   dst.sparse_indices = src.sparse_indices;
   dst.sparse_values = src.sparse_values;
   dst.coalesced = src.coalesced;
-  dst.view_base = src.view_base ? src.view_base : new_data.impl();
   // An AccumulateGrad built for the old shape or dtype must not be reused.
   if (!same_metadata)
     if (auto* m = meta_if_exists(t)) m->grad_accumulator.reset();

@@ -14,7 +14,8 @@
 //   math::BinaryFn<Op, T>        T = opmath type of the computation; the arity of
 //                                operator() is the launch's ninputs:
 //     Copy (a)                   a (the backend converts dtypes on load/store)
-//     Add/Sub (a, b)             a +/- alpha*b, alpha = s0 (exactly a +/- b when unit_alpha)
+//     Add/Sub (a, b)             a +/- alpha*b, alpha = s0 (real types: exactly
+//                                a +/- b when unit_alpha; complex: always a + alpha*b)
 //     Mul Div Pow Maximum Minimum Atan2 Remainder (a, b)
 //     Eq..LogicalXor (a, b)      return bool
 //     Lerp (a, b) / (a, b, w)    weight s0 or the third input
@@ -292,9 +293,11 @@ struct BinaryFn {
     using std::fmod;
     if constexpr (Op == B::Add) {
       if constexpr (std::is_same_v<T, bool>) return a || b;
-      else return unit_alpha ? a + b : fused_mul_add(s0, b, a);
+      else if constexpr (is_complex_v<T>) return a + mul(s0, b);  // as PyTorch, even for alpha = 1: NaNs spread
+      else return unit_alpha ? add(a, b) : fused_mul_add(s0, b, a);
     } else if constexpr (Op == B::Sub) {
-      return unit_alpha ? a - b : fused_mul_add(-s0, b, a);
+      if constexpr (is_complex_v<T>) return a + mul(-s0, b);
+      else return unit_alpha ? sub(a, b) : fused_mul_add(-s0, b, a);
     } else if constexpr (Op == B::Mul) {
       if constexpr (std::is_same_v<T, bool>) return a && b;
       else return mul(a, b);
@@ -387,10 +390,17 @@ struct BinaryFn {
   }
 
   // PyTorch: small |w| interpolates from a, large from b, each as one fma.
+  // torch.lerp: from the start when |w| < 0.5 (for complex w, PyTorch tests
+  // re*re + im*im < 0.25), else from the end.
   DESCENT_HOST_DEVICE static T lerp(T a, T b, T w) {
     using std::abs;
     const T d = b - a;
-    if (abs(w) < real_t<T>(0.5)) return fused_mul_add(w, d, a);
+    bool small;
+    if constexpr (is_complex_v<T>)
+      small = rounded(w.real() * w.real()) + rounded(w.imag() * w.imag()) < real_t<T>(0.25);
+    else
+      small = abs(w) < T(0.5);
+    if (small) return fused_mul_add(w, d, a);
     return fused_mul_add(w - T(1), d, b);
   }
 

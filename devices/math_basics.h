@@ -129,14 +129,31 @@ DESCENT_HOST_DEVICE inline bool nonzero(T x) {
   else return x != T(0);
 }
 
+// Keeps x rounded on its own: GCC's vectoriser recognises the complex product
+// below and emits vfmaddsub (an FMA) even under -ffp-contract=off, where
+// PyTorch's CPU kernels round each product.
+template <class R>
+DESCENT_HOST_DEVICE inline R rounded(R x) {
+#if defined(__GNUC__) && __GNUC__ >= 12 && !defined(__clang__) && !defined(__CUDACC__)
+  return __builtin_assoc_barrier(x);
+#else
+  return x;
+#endif
+}
+
 // Complex products and quotients written out, as c10::complex does, so
 // std::complex and thrust::complex round identically (no __muldc3 recovery).
+// Integer products wrap, as PyTorch's do, instead of overflowing signed types.
 template <class T>
 DESCENT_HOST_DEVICE inline T mul(T a, T b) {
   if constexpr (is_complex_v<T>) {
-    return T(a.real() * b.real() - a.imag() * b.imag(), a.real() * b.imag() + a.imag() * b.real());
+    return T(rounded(a.real() * b.real()) - rounded(a.imag() * b.imag()),
+             rounded(a.real() * b.imag()) + rounded(a.imag() * b.real()));
   } else if constexpr (std::is_same_v<T, bool>) {
     return a && b;
+  } else if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
   } else {
     return a * b;
   }
@@ -153,14 +170,34 @@ DESCENT_HOST_DEVICE inline T div(T a, T b) {
     if (abs_c >= abs_d) {
       if (abs_c == R(0) && abs_d == R(0)) return T(ar / abs_c, ai / abs_d);
       const R rat = d / c;
-      const R scl = R(1) / (c + d * rat);
-      return T((ar + ai * rat) * scl, (ai - ar * rat) * scl);
+      const R scl = R(1) / (c + rounded(d * rat));
+      return T((ar + rounded(ai * rat)) * scl, (ai - rounded(ar * rat)) * scl);
     }
     const R rat = c / d;
-    const R scl = R(1) / (d + c * rat);
-    return T((ar * rat + ai) * scl, (ai * rat - ar) * scl);
+    const R scl = R(1) / (d + rounded(c * rat));
+    return T((rounded(ar * rat) + ai) * scl, (rounded(ai * rat) - ar) * scl);
   } else {
     return a / b;
+  }
+}
+
+// a + b, wrapping for signed integers as PyTorch's kernels do.
+template <class T>
+DESCENT_HOST_DEVICE inline T add(T a, T b) {
+  if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
+  } else {
+    return a + b;
+  }
+}
+template <class T>
+DESCENT_HOST_DEVICE inline T sub(T a, T b) {
+  if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(a) - static_cast<U>(b));
+  } else {
+    return a - b;
   }
 }
 
@@ -170,7 +207,7 @@ DESCENT_HOST_DEVICE inline T fused_mul_add(T a, T b, T c) {
     using std::fma;
     return fma(a, b, c);
   } else {
-    return mul(a, b) + c;
+    return add(mul(a, b), c);
   }
 }
 

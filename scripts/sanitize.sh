@@ -22,5 +22,5 @@ meson compile -C "$dir" -j "${JOBS:-2}"
 # halt_on_error turns UBSan's recoverable reports into failures; leaks are errors too.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:check_initialization_order=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-mapfile -t tests < <(meson test -C "$dir" --list 2>/dev/null | grep -v '^consumer$')
+mapfile -t tests < <(meson test -C "$dir" --no-rebuild --list 2>/dev/null | grep -E '^[A-Za-z0-9_]+$' | grep -vx consumer)
 meson test -C "$dir" --print-errorlogs --num-processes "${JOBS:-2}" "${tests[@]}"

@@ -8,22 +8,6 @@
 namespace descent::native {
 
 namespace {
-const char* op_label(ReduceOp op) {
-  switch (op) {
-    case ReduceOp::Sum: return "sum";
-    case ReduceOp::Mean: return "mean";
-    case ReduceOp::Max: return "max";
-    case ReduceOp::Min: return "min";
-    case ReduceOp::NormP2:
-    case ReduceOp::NormInf:
-    case ReduceOp::NormP: return "norm";
-    case ReduceOp::All: return "all";
-    case ReduceOp::Any: return "any";
-    case ReduceOp::Prod: return "prod";
-  }
-  return "reduce";
-}
-
 Dtype reduce_out_dtype(const char* name, ReduceOp op, Dtype in, std::optional<Dtype> requested) {
   switch (op) {
     case ReduceOp::Sum:

@@ -27,7 +27,6 @@ Tensor make_view(const Tensor& base, const Shape& shape, int64_t offset, Dtype d
   impl->offset = offset;
   impl->sizes = shape;
   impl->dtype = dtype;
-  impl->view_base = base.impl()->view_base ? base.impl()->view_base : base.impl();
   return Tensor(std::move(impl));
 }
 

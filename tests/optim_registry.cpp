@@ -127,6 +127,8 @@ std::vector<Dict> adam_inputs(Dtype dtype, bool is_adamw) {
                             {{"weight_decay", 0.1}},
                             {{"weight_decay", 0.1}, {"maximize", true}},
                             {{"weight_decay", 0.1}, {"amsgrad", true}},
+                            // beta1 < 0.5: exp_avg's lerp interpolates from the end.
+                            {{"betas", Value::tuple({0.2, 0.99})}, {"amsgrad", true}, {"maximize", true}},
                             {{"lr", scalar_tensor(0.01, {.dtype = kFloat32})}}};
   if (!is_adamw) configs.push_back({{"weight_decay", 0.1}, {"decoupled_weight_decay", true}});
   if (dtype == kFloat16)

@@ -29,6 +29,8 @@ namespace {
 //   intermediates (alpha * b, sqrt before 1/x), while descent, like
 //   PyTorch's vectorised loop, rounds once. Cases with vec=1 run PyTorch's
 //   vectorised loop only and must match exactly;
+// - complex lerp: PyTorch has no vectorised complex lerp; its scalar loop
+//   runs even for vec=1 cases, with the compiler's contractions;
 // - the sign of a complex zero from neg: PyTorch's vectorised complex neg is
 //   0 - x (+0), its scalar one -x (-0).
 Tolerance approximate(Dtype dtype) {
@@ -45,36 +47,13 @@ Tolerance approximate(Dtype dtype) {
 Tolerance tolerance(const std::string& op, Dtype dtype, const FixtureCase& c) {
   static const std::set<std::string> libm{"exp", "log", "pow", "rpow"};
   static const std::set<std::string> complex_formulas{"div", "rdiv", "reciprocal", "sqrt", "rsqrt", "abs", "addcdiv"};
-  bool vec = config_int(c, "vec") != 0;
+  bool vec = config_int(c, "vec") != 0 && !(op == "lerp" && is_complex(dtype));
   bool reduced = dtype == kFloat16 || dtype == kBFloat16;
   Tolerance tol;
   if (libm.count(op) || (is_complex(dtype) && complex_formulas.count(op)) || (!vec && (reduced || is_complex(dtype))))
     tol = approximate(dtype);
   tol.signed_zero = !(is_complex(dtype) && op == "neg");
   return tol;
-}
-
-// Known deviations from PyTorch, kept visible (one message each) rather than
-// silently tolerated. `compare` says whether values are still compared, with
-// the approximate tolerance instead of bit for bit.
-struct Deviation {
-  std::string why;
-  bool compare = true;
-};
-
-std::optional<Deviation> known_deviation(const FixtureCase& c, Dtype dtype) {
-  std::string op = config(c, "op");
-  // PyTorch adds complex numbers as a + alpha * b even for alpha = 1, so a NaN
-  // in one part of b spreads to both parts of the sum; descent computes a + b
-  // (devices/elementwise_math.h, BinaryFn Add/Sub).
-  if (c.name.find("/special/complex") != std::string::npos && (op == "add" || op == "sub"))
-    return Deviation{"complex add/sub with alpha = 1 does not multiply by alpha (NaN spreading differs)", false};
-  // GCC 12 at -O3 -march=native turns the complex product of
-  // devices/elementwise_math.h (math::mul) into vfmaddsub, an FMA, despite
-  // -ffp-contract=off; PyTorch's vectorised loop rounds each product.
-  if (is_complex(dtype) && config_int(c, "vec") && (op == "mul" || op == "addcmul" || op == "lerp"))
-    return Deviation{"complex products are fused into FMAs by the compiler (last-bit differences)"};
-  return std::nullopt;
 }
 
 template <class B>
@@ -227,7 +206,6 @@ const std::vector<FixtureCase>& elementwise_cases() {
 }
 
 void check_cases(const std::string& prefix) {
-  static std::set<std::string> reported;
   int checked = 0;
   for (const FixtureCase& c : elementwise_cases()) {
     if (c.name.rfind(prefix, 0) != 0) continue;
@@ -246,12 +224,7 @@ void check_cases(const std::string& prefix) {
       continue;
     }
     const Tensor& expected = c.tensor("out");
-    Tolerance tol = tolerance(config(c, "op"), expected.dtype(), c);
-    if (auto deviation = known_deviation(c, expected.dtype())) {
-      if (reported.insert(deviation->why).second) MESSAGE("known deviation from PyTorch: ", deviation->why);
-      if (!deviation->compare) continue;
-      if (tol.exact()) tol = approximate(expected.dtype());
-    }
+    const Tolerance tol = tolerance(config(c, "op"), expected.dtype(), c);
     Tensor out;
     try {
       out = run(c);

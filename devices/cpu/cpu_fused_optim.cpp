@@ -1,8 +1,10 @@
 // Fused optimizer kernels on the CPU: the work of a whole bucket is cut into
 // cache-friendly chunks (many small tensors share a chunk list with the
 // slices of large ones) and spread over the thread pool. Each chunk is one
-// pass over its param, grad and state memory.
+// pass over its param, grad and state memory, in a loop specialised for the
+// update's flags so that it vectorises.
 #include <algorithm>
+#include <type_traits>
 
 #include "descent/devices/parallel.h"
 #include "descent/error.h"
@@ -40,67 +42,81 @@ void for_each_chunk(const std::vector<FusedTensor>& tensors, Body&& body) {
   });
 }
 
-// Reads the gradient, unscaling (and writing the unscaled value back) under AMP.
-template <class S, class T>
-inline T load_grad(S* grad, int64_t i, const float* grad_scale) {
-  T g = static_cast<T>(static_cast<typename math::opmath<S>::type>(grad[i]));
-  if (grad_scale != nullptr) {
-    g = g / static_cast<T>(*grad_scale);
+// Calls fn(std::bool_constant<b>{}...) for the runtime values b.
+template <class Fn>
+void with_constants(Fn&& fn) {
+  fn();
+}
+template <class Fn, class... Bools>
+void with_constants(Fn&& fn, bool first, Bools... rest) {
+  if (first)
+    with_constants([&](auto... c) { fn(std::true_type{}, c...); }, rest...);
+  else
+    with_constants([&](auto... c) { fn(std::false_type{}, c...); }, rest...);
+}
+
+template <class S>
+using Opmath = typename math::opmath<S>::type;
+
+// Reads gradient i; under AMP unscales it and writes the unscaled value back.
+template <class F, class S, class T>
+inline T load_grad(S* grad, int64_t i, T grad_scale) {
+  T g = static_cast<T>(static_cast<Opmath<S>>(grad[i]));
+  if constexpr (F::unscale) {
+    g = g / grad_scale;
     grad[i] = static_cast<S>(g);
   }
   return g;
 }
 
-template <class S>
+// The loops take their arrays as __restrict parameters: param, grad and state
+// never overlap, and without the promise the compiler would need more
+// run-time alias checks than it is willing to emit.
+template <class S, class F, class T = Opmath<S>>
+void adam_range(const fused::AdamScalars<T>& s, T grad_scale, int64_t n, S* __restrict p, S* __restrict g,
+                S* __restrict m, S* __restrict v, S* __restrict vmax) {
+  for (int64_t i = 0; i < n; ++i) {
+    T pi = static_cast<T>(p[i]), mi = static_cast<T>(m[i]), vi = static_cast<T>(v[i]);
+    T wi = F::amsgrad ? static_cast<T>(vmax[i]) : T(0);
+    fused::adam_element<T>(s, F{}, pi, load_grad<F>(g, i, grad_scale), mi, vi, wi);
+    p[i] = static_cast<S>(pi);
+    m[i] = static_cast<S>(mi);
+    v[i] = static_cast<S>(vi);
+    if constexpr (F::amsgrad) vmax[i] = static_cast<S>(wi);
+  }
+}
+
+template <class S, class F>
 void adam_kernel(const std::vector<FusedTensor>& tensors, const FusedAdamArgs& args) {
-  using T = typename math::opmath<S>::type;
-  bool has_wd = args.weight_decay != 0.0;
+  using T = Opmath<S>;
+  const T grad_scale = F::unscale ? static_cast<T>(*args.amp.grad_scale) : T(1);
   for_each_chunk(tensors, [&](const FusedTensor& t, int64_t begin, int64_t end) {
-    fused::AdamScalars<T> s(args, t);
-    auto* p = static_cast<S*>(t.param);
-    auto* g = static_cast<S*>(t.grad);
-    auto* m = static_cast<S*>(t.state[0]);
-    auto* v = static_cast<S*>(t.state[1]);
-    auto* vmax = static_cast<S*>(t.state[2]);
-    for (int64_t i = begin; i < end; ++i) {
-      T pi = static_cast<T>(p[i]), mi = static_cast<T>(m[i]), vi = static_cast<T>(v[i]);
-      T gi = load_grad<S, T>(g, i, args.amp.grad_scale);
-      if (args.amsgrad) {
-        T wi = static_cast<T>(vmax[i]);
-        fused::adam_element<T>(s, has_wd, pi, gi, mi, vi, &wi);
-        vmax[i] = static_cast<S>(wi);
-      } else {
-        fused::adam_element<T>(s, has_wd, pi, gi, mi, vi, nullptr);
-      }
-      p[i] = static_cast<S>(pi);
-      m[i] = static_cast<S>(mi);
-      v[i] = static_cast<S>(vi);
-    }
+    const auto at = [begin](void* base) { return base ? static_cast<S*>(base) + begin : nullptr; };
+    adam_range<S, F>(fused::AdamScalars<T>(args, t), grad_scale, end - begin, at(t.param), at(t.grad), at(t.state[0]),
+                     at(t.state[1]), at(t.state[2]));
   });
 }
 
-template <class S>
+template <class S, class F, class T = Opmath<S>>
+void sgd_range(const fused::SgdScalars<T>& s, T grad_scale, int64_t n, S* __restrict p, S* __restrict g,
+               S* __restrict buf) {
+  for (int64_t i = 0; i < n; ++i) {
+    T pi = static_cast<T>(p[i]);
+    T bi = F::momentum && !F::first_step ? static_cast<T>(buf[i]) : T(0);
+    fused::sgd_element<T>(s, F{}, pi, load_grad<F>(g, i, grad_scale), bi);
+    p[i] = static_cast<S>(pi);
+    if constexpr (F::momentum) buf[i] = static_cast<S>(bi);
+  }
+}
+
+template <class S, class F>
 void sgd_kernel(const std::vector<FusedTensor>& tensors, const FusedSgdArgs& args) {
-  using T = typename math::opmath<S>::type;
-  bool has_wd = args.weight_decay != 0.0;
-  bool has_momentum = args.momentum != 0.0;
-  fused::SgdScalars<T> s(args);
+  using T = Opmath<S>;
+  const T grad_scale = F::unscale ? static_cast<T>(*args.amp.grad_scale) : T(1);
+  const fused::SgdScalars<T> s(args);
   for_each_chunk(tensors, [&](const FusedTensor& t, int64_t begin, int64_t end) {
-    auto* p = static_cast<S*>(t.param);
-    auto* g = static_cast<S*>(t.grad);
-    auto* buf = static_cast<S*>(t.state[0]);
-    for (int64_t i = begin; i < end; ++i) {
-      T pi = static_cast<T>(p[i]);
-      T gi = load_grad<S, T>(g, i, args.amp.grad_scale);
-      if (has_momentum) {
-        T bi = static_cast<T>(buf[i]);
-        fused::sgd_element<T>(s, has_wd, pi, gi, &bi);
-        buf[i] = static_cast<S>(bi);
-      } else {
-        fused::sgd_element<T>(s, has_wd, pi, gi, nullptr);
-      }
-      p[i] = static_cast<S>(pi);
-    }
+    const auto at = [begin](void* base) { return base ? static_cast<S*>(base) + begin : nullptr; };
+    sgd_range<S, F>(s, grad_scale, end - begin, at(t.param), at(t.grad), at(t.state[0]));
   });
 }
 
@@ -119,12 +135,37 @@ void dispatch_floating(const char* op, Dtype dtype, Fn&& fn) {
 void CpuBackend::fused_adam(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedAdamArgs& args) {
   // found_inf is one flag for the whole bucket: a skipped step touches nothing.
   if (args.amp.found_inf != nullptr && *args.amp.found_inf != 0.0f) return;
-  dispatch_floating("fused_adam", dtype, [&](auto tag) { adam_kernel<decltype(tag)>(tensors, args); });
+  dispatch_floating("fused_adam", dtype, [&](auto tag) {
+    using S = decltype(tag);
+    const fused::AdamFlags f = fused::adam_flags<Opmath<S>>(args);
+    with_constants(
+        [&](auto l2, auto lerp_from_start, auto amsgrad, auto unscale) {
+          adam_kernel<S, fused::StaticAdamFlags<l2(), lerp_from_start(), amsgrad(), unscale()>>(tensors, args);
+        },
+        f.l2_weight_decay, f.lerp_from_start, f.amsgrad, f.unscale);
+  });
 }
 
 void CpuBackend::fused_sgd(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedSgdArgs& args) {
   if (args.amp.found_inf != nullptr && *args.amp.found_inf != 0.0f) return;
-  dispatch_floating("fused_sgd", dtype, [&](auto tag) { sgd_kernel<decltype(tag)>(tensors, args); });
+  const fused::SgdFlags f = fused::sgd_flags(args);
+  dispatch_floating("fused_sgd", dtype, [&](auto tag) {
+    using S = decltype(tag);
+    // Without momentum, nesterov and the first step make no difference: no variants for them.
+    if (f.momentum)
+      with_constants(
+          [&](auto weight_decay, auto unscale, auto nesterov, auto first_step) {
+            sgd_kernel<S, fused::StaticSgdFlags<weight_decay(), unscale(), true, nesterov(), first_step()>>(tensors,
+                                                                                                             args);
+          },
+          f.weight_decay, f.unscale, f.nesterov, f.first_step);
+    else
+      with_constants(
+          [&](auto weight_decay, auto unscale) {
+            sgd_kernel<S, fused::StaticSgdFlags<weight_decay(), unscale(), false, false, false>>(tensors, args);
+          },
+          f.weight_decay, f.unscale);
+  });
 }
 
 }  // namespace descent

@@ -372,9 +372,8 @@ void reduce_typed(const ReduceArgs& args, const Layout& lay, const In* in) {
       using std::pow;
       using std::sqrt;
       if constexpr (Op == ReduceOp::Mean) {
-        // PyTorch rounds the sum to the output dtype, then divides.
-        out[o] = math::convert<OutT>(
-            math::div(math::convert<A>(math::convert<OutT>(acc)), math::convert<A>(lay.red_count)));
+        // PyTorch (2.1 on) divides the float sum of float16/bfloat16 and rounds once.
+        out[o] = math::convert<OutT>(math::div(acc, math::convert<A>(lay.red_count)));
       } else if constexpr (Op == ReduceOp::NormP2) {
         out[o] = math::convert<OutT>(sqrt(acc));
       } else if constexpr (Op == ReduceOp::NormP) {

@@ -73,7 +73,7 @@ template <class S>
 struct AdamKernel {
   const AdamTensor<S>* tensors;
   int64_t count;
-  bool has_weight_decay, amsgrad;
+  fused::AdamFlags flags;
   AmpInputs amp;
 
   DESCENT_HOST_DEVICE void operator()(int64_t i) const {
@@ -84,17 +84,12 @@ struct AdamKernel {
     const int64_t j = i - t.start;
     T p = math::convert<T>(t.param[j]), m = math::convert<T>(t.exp_avg[j]),
       v = math::convert<T>(t.exp_avg_sq[j]);
-    const T g = load_grad<S, T>(t.grad, j, amp.grad_scale);
-    if (amsgrad) {
-      T w = math::convert<T>(t.max_exp_avg_sq[j]);
-      fused::adam_element<T>(t.scalars, has_weight_decay, p, g, m, v, &w);
-      t.max_exp_avg_sq[j] = math::convert<S>(w);
-    } else {
-      fused::adam_element<T>(t.scalars, has_weight_decay, p, g, m, v, nullptr);
-    }
+    T w = flags.amsgrad ? math::convert<T>(t.max_exp_avg_sq[j]) : T(0);
+    fused::adam_element<T>(t.scalars, flags, p, load_grad<S, T>(t.grad, j, amp.grad_scale), m, v, w);
     t.param[j] = math::convert<S>(p);
     t.exp_avg[j] = math::convert<S>(m);
     t.exp_avg_sq[j] = math::convert<S>(v);
+    if (flags.amsgrad) t.max_exp_avg_sq[j] = math::convert<S>(w);
   }
 };
 
@@ -111,7 +106,7 @@ struct SgdKernel {
   const SgdTensor<S>* tensors;
   int64_t count;
   fused::SgdScalars<math::opmath_t<S>> scalars;
-  bool has_weight_decay, has_momentum;
+  fused::SgdFlags flags;
   AmpInputs amp;
 
   DESCENT_HOST_DEVICE void operator()(int64_t i) const {
@@ -120,15 +115,10 @@ struct SgdKernel {
     const SgdTensor<S>& t = tensors[find_tensor(tensors, count, i)];
     const int64_t j = i - t.start;
     T p = math::convert<T>(t.param[j]);
-    const T g = load_grad<S, T>(t.grad, j, amp.grad_scale);
-    if (has_momentum) {
-      T b = math::convert<T>(t.momentum_buffer[j]);
-      fused::sgd_element<T>(scalars, has_weight_decay, p, g, &b);
-      t.momentum_buffer[j] = math::convert<S>(b);
-    } else {
-      fused::sgd_element<T>(scalars, has_weight_decay, p, g, nullptr);
-    }
+    T b = flags.momentum && !flags.first_step ? math::convert<T>(t.momentum_buffer[j]) : T(0);
+    fused::sgd_element<T>(scalars, flags, p, load_grad<S, T>(t.grad, j, amp.grad_scale), b);
     t.param[j] = math::convert<S>(p);
+    if (flags.momentum) t.momentum_buffer[j] = math::convert<S>(b);
   }
 };
 
@@ -164,7 +154,7 @@ void fused_adam(Dtype dtype, const std::vector<FusedTensor>& tensors, const Fuse
     if (total == 0) return;
     const DeviceTable<AdamTensor<S>> device_table(table);
     const AdamKernel<S> kernel{device_table.get(), static_cast<int64_t>(table.size()),
-                               args.weight_decay != 0.0, args.amsgrad, args.amp};
+                               fused::adam_flags<math::opmath_t<S>>(args), args.amp};
     thrust::for_each_n(policy(), first_index(), total, kernel);
   });
 }
@@ -184,9 +174,7 @@ void fused_sgd(Dtype dtype, const std::vector<FusedTensor>& tensors, const Fused
     const SgdKernel<S> kernel{device_table.get(),
                               static_cast<int64_t>(table.size()),
                               fused::SgdScalars<math::opmath_t<S>>(args),
-                              args.weight_decay != 0.0,
-                              args.momentum != 0.0,
-                              args.amp};
+                              fused::sgd_flags(args), args.amp};
     thrust::for_each_n(policy(), first_index(), total, kernel);
   });
 }

@@ -304,10 +304,11 @@ void reduce(const ReduceArgs& args) {
   if (layout.outputs == 0) return;
   const void* in = args.in;
   const Dtype dtype = kernel_dtype(args);
-  thrust::device_vector<uint8_t> converted;
   const int64_t numel = layout.outputs * layout.length;
-  if (dtype != args.in_dtype && numel > 0) {
-    converted.resize(static_cast<std::size_t>(numel) * element_size(dtype));
+  const bool convert = dtype != args.in_dtype && numel > 0;
+  // Sized at construction: resize() of an empty host-system vector memmoves from null.
+  thrust::device_vector<uint8_t> converted(convert ? static_cast<std::size_t>(numel) * element_size(dtype) : 0);
+  if (convert) {
     cast(args.in, args.in_dtype, thrust::raw_pointer_cast(converted.data()), dtype, numel);
     in = thrust::raw_pointer_cast(converted.data());
   }

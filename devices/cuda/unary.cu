@@ -123,9 +123,10 @@ void unary(UnaryOp op, Dtype dtype, const void* in, void* out, Dtype out_dtype, 
   if (n == 0) return;
   if (out_dtype == natural_out(op, dtype)) return run(op, dtype, in, out, n);
   const auto bytes = [n](Dtype d) { return static_cast<std::size_t>(n) * element_size(d); };
-  thrust::device_vector<uint8_t> widened;
-  if (dtype == kFloat16 || dtype == kBFloat16) {
-    widened.resize(bytes(kFloat32));
+  // Sized at construction: resize() of an empty host-system vector memmoves from null.
+  const bool widen = dtype == kFloat16 || dtype == kBFloat16;
+  thrust::device_vector<uint8_t> widened(widen ? bytes(kFloat32) : 0);
+  if (widen) {
     cast(in, dtype, thrust::raw_pointer_cast(widened.data()), kFloat32, n);
     in = thrust::raw_pointer_cast(widened.data());
     dtype = kFloat32;

@@ -295,8 +295,6 @@ struct TensorImpl {
   Tensor sparse_values;
   bool coalesced = false;
   std::shared_ptr<autograd::AutogradMeta> autograd_meta;
-  // The tensor this one is a view of, for autograd's view tracking.
-  std::shared_ptr<TensorImpl> view_base;
 };
 
 std::ostream& operator<<(std::ostream& out, const Tensor& t);
