@@ -178,27 +178,32 @@ void adam_fused(Optimizer& opt, std::vector<Buffers>& all, const Hyper& h) {
   for (Buffers& b : all) slots.push_back({b.param, b.grad, nullptr});
   for (const auto& bucket : buckets(slots)) {
     Device device = bucket[0]->param.device();
-    Tensor scale = opt.grad_scale.defined() ? opt.grad_scale.to(device, kFloat32) : Tensor();
-    Tensor inf = opt.found_inf.defined() ? opt.found_inf.to(device, kFloat32) : Tensor();
+    const FusedAmp amp(opt, device);
     std::vector<FusedTensor> tensors;
     std::vector<Buffers*> members;
+    double last_step = 0, step_size_at_t = 0, bias_correction2_sqrt_at_t = 0;
     for (ParamSlot* s : bucket) {
       Buffers& b = all[static_cast<std::size_t>(s - slots.data())];
       members.push_back(&b);
-      b.step.add_(1);
-      double t = b.step.item<double>();
+      double t = advance_step(b.step, 1);
       FusedTensor ft;
       ft.param = b.param.data_ptr();
       ft.grad = b.grad.data_ptr();
       ft.state = {b.exp_avg.data_ptr(), b.exp_avg_sq.data_ptr(), h.amsgrad ? b.max_exp_avg_sq.data_ptr() : nullptr};
       ft.numel = b.param.numel();
-      ft.step_size = step_size(h.lr, 1 - std::pow(h.beta1, t));
-      ft.bias_correction2_sqrt = std::pow(1 - std::pow(h.beta2, t), 0.5);
+      // Parameters usually share their step: the corrections are computed once per value.
+      if (tensors.empty() || t != last_step) {
+        last_step = t;
+        step_size_at_t = step_size(h.lr, 1 - std::pow(h.beta1, t));
+        bias_correction2_sqrt_at_t = std::pow(1 - std::pow(h.beta2, t), 0.5);
+      }
+      ft.step_size = step_size_at_t;
+      ft.bias_correction2_sqrt = bias_correction2_sqrt_at_t;
       tensors.push_back(ft);
     }
     // A skipped step (found_inf) leaves params and state untouched and rolls
     // the counters back (§9.2).
-    double skipped = inf.defined() ? inf.item<double>() : 0.0;
+    const double skipped = amp.found_inf_value();
     // With a tensor lr the forloop rounds the decoupled decay factor 1 − γλ
     // in the lr's dtype; the kernel would form it in double. Decay first with
     // the forloop's factor, then run the kernel without decay.
@@ -214,13 +219,12 @@ void adam_fused(Optimizer& opt, std::vector<Buffers>& all, const Hyper& h) {
     args.amsgrad = h.amsgrad;
     args.maximize = h.maximize;
     args.decoupled_weight_decay = h.decoupled;
-    args.amp = {scale.defined() ? static_cast<const float*>(scale.data_ptr()) : nullptr,
-                inf.defined() ? static_cast<const float*>(inf.data_ptr()) : nullptr};
+    args.amp = amp.kernel_inputs();
     backend_for(device.type).fused_adam(bucket[0]->param.dtype(), tensors, args);
     for (Buffers* b : members) {
-      if (skipped != 0) b->step.sub_(skipped);
+      if (skipped != 0) advance_step(b->step, -skipped);
       for (Tensor* t : {&b->param, &b->exp_avg, &b->exp_avg_sq}) t->bump_version();
-      if (scale.defined()) b->grad.bump_version();
+      if (amp.grad_scale.defined()) b->grad.bump_version();
     }
   }
 }

@@ -85,6 +85,25 @@ Tensor new_step_counter(const Tensor& param, bool fused) {
 
 double step_value(const Value& step) { return step.to_double(); }
 
+double advance_step(Tensor& step, double amount) {
+  if (step.device().is_cpu() && step.numel() == 1 && !step.requires_grad()) {
+    if (step.dtype() == kFloat32) {
+      float& value = *static_cast<float*>(step.data_ptr());
+      value = value + static_cast<float>(amount);
+      step.bump_version();
+      return value;
+    }
+    if (step.dtype() == kFloat64) {
+      double& value = *static_cast<double*>(step.data_ptr());
+      value = value + amount;
+      step.bump_version();
+      return value;
+    }
+  }
+  step.add_(amount);
+  return step.item<double>();
+}
+
 Implementation choose_implementation(const ParamGroup& group) {
   if (get_optional_bool(group, "fused").value_or(false)) return Implementation::Fused;
   if (get_optional_bool(group, "foreach").value_or(false)) return Implementation::ForEach;
@@ -126,5 +145,16 @@ void check_no_amp_inputs(const Optimizer& optimizer) {
   if (optimizer.grad_scale.defined() || optimizer.found_inf.defined())
     raise<RuntimeError>(optimizer.name(), ": Expected grad_scale and found_inf to be None (they are only supported with fused=True)");
 }
+
+FusedAmp::FusedAmp(const Optimizer& optimizer, Device device)
+    : grad_scale(optimizer.grad_scale.defined() ? optimizer.grad_scale.to(device, kFloat32) : Tensor()),
+      found_inf(optimizer.found_inf.defined() ? optimizer.found_inf.to(device, kFloat32) : Tensor()) {}
+
+AmpInputs FusedAmp::kernel_inputs() const {
+  return {grad_scale.defined() ? static_cast<const float*>(grad_scale.data_ptr()) : nullptr,
+          found_inf.defined() ? static_cast<const float*>(found_inf.data_ptr()) : nullptr};
+}
+
+double FusedAmp::found_inf_value() const { return found_inf.defined() ? found_inf.item<double>() : 0.0; }
 
 }  // namespace descent::optim::detail

@@ -54,6 +54,10 @@ std::vector<ParamSlot> collect(Optimizer& optimizer, ParamGroup& group, const st
 Tensor new_step_counter(const Tensor& param, bool fused);
 // Reads a step counter stored either as a tensor or (legacy) a number.
 double step_value(const Value& step);
+// step.add_(amount), returning the new value. A counter on the host is
+// updated in place, rounded in its own dtype as add_ rounds: a dispatched
+// tensor op costs more than a small parameter's whole fused update.
+double advance_step(Tensor& step, double amount);
 
 enum class Implementation { ForLoop, ForEach, Fused };
 // §9.1: on the CPU the default is the forloop; explicit flags choose.
@@ -71,5 +75,14 @@ Tensor as_real(const Tensor& t);
 void check_fused_params(const std::string& optimizer, const std::vector<ParamSlot>& slots);
 // The grad_scale / found_inf contract of §9.2 for the non-fused paths.
 void check_no_amp_inputs(const Optimizer& optimizer);
+
+// A fused step's AMP inputs (§9.2), as float32 copies on the bucket's device.
+struct FusedAmp {
+  Tensor grad_scale, found_inf;
+  FusedAmp(const Optimizer& optimizer, Device device);
+  AmpInputs kernel_inputs() const;
+  // found_inf's value (0 without one): a nonzero value skips the step.
+  double found_inf_value() const;
+};
 
 }  // namespace descent::optim::detail

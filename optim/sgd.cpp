@@ -139,22 +139,20 @@ void sgd_fused(Optimizer& opt, std::vector<ParamSlot>& slots, const Hyper& h) {
       }
       launches[first].push_back(t);
     }
-    Tensor scale = opt.grad_scale.defined() ? opt.grad_scale.to(device, kFloat32) : Tensor();
-    Tensor inf = opt.found_inf.defined() ? opt.found_inf.to(device, kFloat32) : Tensor();
-    AmpInputs amp{scale.defined() ? static_cast<const float*>(scale.data_ptr()) : nullptr,
-                  inf.defined() ? static_cast<const float*>(inf.data_ptr()) : nullptr};
+    const FusedAmp amp(opt, device);
     for (bool first : {false, true}) {
       if (launches[first].empty()) continue;
-      FusedSgdArgs args{h.lr, h.momentum, h.dampening, h.weight_decay, h.nesterov, h.maximize, first, amp};
+      FusedSgdArgs args{h.lr, h.momentum, h.dampening, h.weight_decay, h.nesterov, h.maximize, first,
+                        amp.kernel_inputs()};
       backend_for(device.type).fused_sgd(bucket[0]->param.dtype(), launches[first], args);
     }
     // A skipped step leaves no uninitialised buffer behind: the next step
     // would read it as momentum (state untouched, optimizer-base.md §9.2).
-    if (inf.defined() && inf.item<double>() != 0)
+    if (amp.found_inf_value() != 0)
       for (ParamSlot* s : fresh) s->state->erase("momentum_buffer");
     for (ParamSlot* s : bucket) {
       s->param.bump_version();
-      if (scale.defined()) s->grad.bump_version();
+      if (amp.grad_scale.defined()) s->grad.bump_version();
     }
   }
 }
