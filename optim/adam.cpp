@@ -48,8 +48,15 @@ struct Hyper {
   bool amsgrad, maximize, decoupled, differentiable;
 };
 
+// One param's tensors for this step: references into its slot and its state
+// Dict (taken after every insertion, so they stay valid for the step).
 struct Buffers {
-  Tensor param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step;
+  Tensor& param;
+  Tensor& grad;
+  Tensor& exp_avg;
+  Tensor& exp_avg_sq;
+  Tensor* max_exp_avg_sq;  // null without amsgrad
+  Tensor& step;
 };
 
 // Lazily creates the state of a param (complex state keeps the complex dtype).
@@ -59,12 +66,14 @@ Buffers prepare(ParamSlot& s, const Hyper& h, bool fused) {
     st.set("step", new_step_counter(s.param, fused));
     st.set("exp_avg", zeros_like(s.param));
     st.set("exp_avg_sq", zeros_like(s.param));
-    if (h.amsgrad) st.set("max_exp_avg_sq", zeros_like(s.param));
   }
-  Buffers b{s.param, s.grad, st.at("exp_avg").to_tensor(), st.at("exp_avg_sq").to_tensor(), Tensor(),
-            st.at("step").to_tensor()};
-  if (h.amsgrad) b.max_exp_avg_sq = st.setdefault("max_exp_avg_sq", zeros_like(s.param)).to_tensor();
-  return b;
+  if (h.amsgrad) st.setdefault("max_exp_avg_sq", zeros_like(s.param));
+  return {s.param,
+          s.grad,
+          st.at("exp_avg").to_tensor(),
+          st.at("exp_avg_sq").to_tensor(),
+          h.amsgrad ? &st.at("max_exp_avg_sq").to_tensor() : nullptr,
+          st.at("step").to_tensor()};
 }
 
 // step_size = lr / bias_correction1, in double for a number lr and in the
@@ -91,7 +100,7 @@ void adam_forloop(std::vector<Buffers>& all, const Hyper& h) {
       }
     }
     Tensor exp_avg = as_real(b.exp_avg), exp_avg_sq = as_real(b.exp_avg_sq), vmax;
-    if (h.amsgrad) vmax = as_real(b.max_exp_avg_sq);
+    if (h.amsgrad) vmax = as_real(*b.max_exp_avg_sq);
     grad = as_real(grad);
     param = as_real(param);
     exp_avg.lerp_(grad, 1 - h.beta1);
@@ -103,8 +112,10 @@ void adam_forloop(std::vector<Buffers>& all, const Hyper& h) {
       Tensor neg_step = (h.lr.is_tensor() ? h.lr.to_tensor() / bc1 : Scalar(h.lr.to_double()) / bc1).neg();
       Tensor second = exp_avg_sq;
       if (h.amsgrad) {
-        // maximum() saves its inputs for backward: it must not see vmax overwritten.
-        vmax.copy_(maximum(vmax.clone(), exp_avg_sq));
+        // maximum() saves its inputs for backward: it must not see vmax overwritten,
+        // nor hold exp_avg_sq itself, whose next in-place update would point its
+        // history back at this node (a reference cycle that is never freed).
+        vmax.copy_(maximum(vmax.clone(), exp_avg_sq.clone()));
         second = vmax;
       }
       Tensor denom = second.sqrt().div(bc2.sqrt().mul(neg_step)).add(Scalar(h.eps) / neg_step);
@@ -128,9 +139,8 @@ void adam_forloop(std::vector<Buffers>& all, const Hyper& h) {
 }
 
 // Op-major over each (device, dtype) bucket, as PyTorch's _multi_tensor_adam.
-void adam_foreach(std::vector<Buffers>& all, const Hyper& h) {
-  std::vector<ParamSlot> slots;
-  for (Buffers& b : all) slots.push_back({b.param, b.grad, nullptr});
+// all[i] belongs to slots[i].
+void adam_foreach(std::vector<ParamSlot>& slots, std::vector<Buffers>& all, const Hyper& h) {
   for (const auto& bucket : buckets(slots)) {
     TensorList params, grads, exp_avgs, exp_avg_sqs, vmaxes, steps;
     for (ParamSlot* s : bucket) {
@@ -139,7 +149,7 @@ void adam_foreach(std::vector<Buffers>& all, const Hyper& h) {
       grads.push_back(as_real(b.grad));
       exp_avgs.push_back(as_real(b.exp_avg));
       exp_avg_sqs.push_back(as_real(b.exp_avg_sq));
-      if (h.amsgrad) vmaxes.push_back(as_real(b.max_exp_avg_sq));
+      if (h.amsgrad) vmaxes.push_back(as_real(*b.max_exp_avg_sq));
       steps.push_back(b.step);
     }
     if (h.maximize) grads = _foreach_neg(grads);
@@ -173,9 +183,7 @@ void adam_foreach(std::vector<Buffers>& all, const Hyper& h) {
   }
 }
 
-void adam_fused(Optimizer& opt, std::vector<Buffers>& all, const Hyper& h) {
-  std::vector<ParamSlot> slots;
-  for (Buffers& b : all) slots.push_back({b.param, b.grad, nullptr});
+void adam_fused(Optimizer& opt, std::vector<ParamSlot>& slots, std::vector<Buffers>& all, const Hyper& h) {
   for (const auto& bucket : buckets(slots)) {
     Device device = bucket[0]->param.device();
     const FusedAmp amp(opt, device);
@@ -189,7 +197,7 @@ void adam_fused(Optimizer& opt, std::vector<Buffers>& all, const Hyper& h) {
       FusedTensor ft;
       ft.param = b.param.data_ptr();
       ft.grad = b.grad.data_ptr();
-      ft.state = {b.exp_avg.data_ptr(), b.exp_avg_sq.data_ptr(), h.amsgrad ? b.max_exp_avg_sq.data_ptr() : nullptr};
+      ft.state = {b.exp_avg.data_ptr(), b.exp_avg_sq.data_ptr(), h.amsgrad ? b.max_exp_avg_sq->data_ptr() : nullptr};
       ft.numel = b.param.numel();
       // Parameters usually share their step: the corrections are computed once per value.
       if (tensors.empty() || t != last_step) {
@@ -291,14 +299,15 @@ void Adam::step_group(ParamGroup& group) {
                                 "CPU tensors cannot be captured");
   if (impl == Implementation::Fused) check_fused_params(name(), slots);
   std::vector<Buffers> all;
+  all.reserve(slots.size());
   for (ParamSlot& s : slots) all.push_back(prepare(s, h, impl == Implementation::Fused));
   if (h.differentiable)
     for (const Buffers& b : all)
       if (b.step.requires_grad())
         raise<RuntimeError>(name(), ": `requires_grad` is not supported for `step` in differentiable mode");
   switch (impl) {
-    case Implementation::Fused: return adam_fused(*this, all, h);
-    case Implementation::ForEach: check_no_amp_inputs(*this); return adam_foreach(all, h);
+    case Implementation::Fused: return adam_fused(*this, slots, all, h);
+    case Implementation::ForEach: check_no_amp_inputs(*this); return adam_foreach(slots, all, h);
     case Implementation::ForLoop: check_no_amp_inputs(*this); return adam_forloop(all, h);
   }
 }
