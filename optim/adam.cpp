@@ -199,6 +199,11 @@ void adam_fused(Optimizer& opt, std::vector<ParamSlot>& slots, std::vector<Buffe
       ft.grad = b.grad.data_ptr();
       ft.state = {b.exp_avg.data_ptr(), b.exp_avg_sq.data_ptr(), h.amsgrad ? b.max_exp_avg_sq->data_ptr() : nullptr};
       ft.numel = b.param.numel();
+      // Versions are bumped now rather than after the kernel, while these
+      // tensors are still in cache: with many small params that matters.
+      for (const Tensor* t : {&b.param, &b.exp_avg, &b.exp_avg_sq, b.max_exp_avg_sq})
+        if (t != nullptr) t->bump_version();
+      if (amp.grad_scale.defined()) b.grad.bump_version();
       // Parameters usually share their step: the corrections are computed once per value.
       if (tensors.empty() || t != last_step) {
         last_step = t;
@@ -229,11 +234,8 @@ void adam_fused(Optimizer& opt, std::vector<ParamSlot>& slots, std::vector<Buffe
     args.decoupled_weight_decay = h.decoupled;
     args.amp = amp.kernel_inputs();
     backend_for(device.type).fused_adam(bucket[0]->param.dtype(), tensors, args);
-    for (Buffers* b : members) {
-      if (skipped != 0) advance_step(b->step, -skipped);
-      for (Tensor* t : {&b->param, &b->exp_avg, &b->exp_avg_sq}) t->bump_version();
-      if (amp.grad_scale.defined()) b->grad.bump_version();
-    }
+    if (skipped != 0)
+      for (Buffers* b : members) advance_step(b->step, -skipped);
   }
 }
 }  // namespace

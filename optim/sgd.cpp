@@ -136,8 +136,12 @@ void sgd_fused(Optimizer& opt, std::vector<ParamSlot>& slots, const Hyper& h) {
           fresh.push_back(s);
         }
         t.state[0] = b.to_tensor().data_ptr();
+        b.to_tensor().bump_version();
       }
       launches[first].push_back(t);
+      // Bumped now, while the tensors are in cache (see adam.cpp).
+      s->param.bump_version();
+      if (opt.grad_scale.defined()) s->grad.bump_version();
     }
     const FusedAmp amp(opt, device);
     for (bool first : {false, true}) {
@@ -150,10 +154,6 @@ void sgd_fused(Optimizer& opt, std::vector<ParamSlot>& slots, const Hyper& h) {
     // would read it as momentum (state untouched, optimizer-base.md §9.2).
     if (amp.found_inf_value() != 0)
       for (ParamSlot* s : fresh) s->state->erase("momentum_buffer");
-    for (ParamSlot* s : bucket) {
-      s->param.bump_version();
-      if (amp.grad_scale.defined()) s->grad.bump_version();
-    }
   }
 }
 }  // namespace
