@@ -5,6 +5,7 @@
 // combination PyTorch rejects (descent must reject it too).
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <set>
 
 #include "descent/descent.h"
@@ -360,4 +361,15 @@ TEST_CASE("default dtype drives float numbers, int/bool factories and integer-to
   CHECK((ones({2}, {.dtype = kFloat32}) * 0.5).dtype() == kFloat32);
   set_default_dtype(kFloat32);
   CHECK_THROWS_WITH_AS(set_default_dtype(kInt64), doctest::Contains("only floating-point types"), descent::TypeError);
+}
+
+TEST_CASE("int64 arithmetic wraps around on overflow, as PyTorch's does") {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max(), kMin = std::numeric_limits<int64_t>::min();
+  const Tensor big = tensor<int64_t>({kMax, kMin});
+  CHECK(big.add(1).to_vector<int64_t>() == std::vector<int64_t>{kMin, kMin + 1});
+  CHECK(big.sub(1).to_vector<int64_t>() == std::vector<int64_t>{kMax - 1, kMax});
+  CHECK(big.add(big, 2).to_vector<int64_t>() == std::vector<int64_t>{kMax - 2, kMin});
+  CHECK(big.mul(2).to_vector<int64_t>() == std::vector<int64_t>{-2, 0});
+  CHECK(tensor<int64_t>({kMax, 3}).prod().item<int64_t>() == kMax - 2);
+  CHECK(tensor<int64_t>({kMax, 1}).sum().item<int64_t>() == kMin);
 }
