@@ -87,6 +87,32 @@ DESCENT_HOST_DEVICE inline void adam_element(const AdamScalars<T>& s, const F& f
   p = p + (s.neg_step_size * m) / denom;
 }
 
+// Reads gradient i in the compute type; under AMP unscales it and writes the
+// unscaled value back (PyTorch's fused kernels leave grads unscaled).
+template <class T, class F, class S>
+DESCENT_HOST_DEVICE inline T load_grad(const F& flags, S* grad, int64_t i, T grad_scale) {
+  T g = math::convert<T>(grad[i]);
+  if (flags.unscale) {
+    g = g / grad_scale;
+    grad[i] = math::convert<S>(g);
+  }
+  return g;
+}
+
+// Element i of one tensor's Adam update, read from and stored back to the
+// storage type S; vmax is touched only under amsgrad.
+template <class T, class F, class S>
+DESCENT_HOST_DEVICE inline void adam_update(const AdamScalars<T>& s, const F& flags, T grad_scale, int64_t i, S* p,
+                                            S* g, S* m, S* v, S* vmax) {
+  T pi = math::convert<T>(p[i]), mi = math::convert<T>(m[i]), vi = math::convert<T>(v[i]);
+  T wi = flags.amsgrad ? math::convert<T>(vmax[i]) : T(0);
+  adam_element<T>(s, flags, pi, load_grad<T>(flags, g, i, grad_scale), mi, vi, wi);
+  p[i] = math::convert<S>(pi);
+  m[i] = math::convert<S>(mi);
+  v[i] = math::convert<S>(vi);
+  if (flags.amsgrad) vmax[i] = math::convert<S>(wi);
+}
+
 template <class T>
 struct SgdScalars {
   T grad_sign, weight_decay, momentum, one_minus_dampening, neg_lr;
@@ -118,6 +144,18 @@ DESCENT_HOST_DEVICE inline void sgd_element(const SgdScalars<T>& s, const F& fla
     g = flags.nesterov ? math::fused_mul_add(s.momentum, buf, g) : buf;
   }
   p = math::fused_mul_add(s.neg_lr, g, p);
+}
+
+// Element i of one tensor's SGD update; the first step writes the buffer
+// without reading it (it is uninitialised).
+template <class T, class F, class S>
+DESCENT_HOST_DEVICE inline void sgd_update(const SgdScalars<T>& s, const F& flags, T grad_scale, int64_t i, S* p, S* g,
+                                           S* buf) {
+  T pi = math::convert<T>(p[i]);
+  T bi = flags.momentum && !flags.first_step ? math::convert<T>(buf[i]) : T(0);
+  sgd_element<T>(s, flags, pi, load_grad<T>(flags, g, i, grad_scale), bi);
+  p[i] = math::convert<S>(pi);
+  if (flags.momentum) buf[i] = math::convert<S>(bi);
 }
 
 }  // namespace descent::fused

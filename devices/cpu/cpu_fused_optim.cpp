@@ -55,68 +55,46 @@ void with_constants(Fn&& fn, bool first, Bools... rest) {
     with_constants([&](auto... c) { fn(std::false_type{}, c...); }, rest...);
 }
 
+// Element `begin` of a kernel array; an absent state array stays null.
 template <class S>
-using Opmath = typename math::opmath<S>::type;
-
-// Reads gradient i; under AMP unscales it and writes the unscaled value back.
-template <class F, class S, class T>
-inline T load_grad(S* grad, int64_t i, T grad_scale) {
-  T g = static_cast<T>(static_cast<Opmath<S>>(grad[i]));
-  if constexpr (F::unscale) {
-    g = g / grad_scale;
-    grad[i] = static_cast<S>(g);
-  }
-  return g;
+S* element(void* base, int64_t begin) {
+  return base ? static_cast<S*>(base) + begin : nullptr;
 }
 
 // The loops take their arrays as __restrict parameters: param, grad and state
 // never overlap, and without the promise the compiler would need more
 // run-time alias checks than it is willing to emit.
-template <class S, class F, class T = Opmath<S>>
+template <class S, class F, class T = math::opmath_t<S>>
 void adam_range(const fused::AdamScalars<T>& s, T grad_scale, int64_t n, S* __restrict p, S* __restrict g,
                 S* __restrict m, S* __restrict v, S* __restrict vmax) {
-  for (int64_t i = 0; i < n; ++i) {
-    T pi = static_cast<T>(p[i]), mi = static_cast<T>(m[i]), vi = static_cast<T>(v[i]);
-    T wi = F::amsgrad ? static_cast<T>(vmax[i]) : T(0);
-    fused::adam_element<T>(s, F{}, pi, load_grad<F>(g, i, grad_scale), mi, vi, wi);
-    p[i] = static_cast<S>(pi);
-    m[i] = static_cast<S>(mi);
-    v[i] = static_cast<S>(vi);
-    if constexpr (F::amsgrad) vmax[i] = static_cast<S>(wi);
-  }
+  for (int64_t i = 0; i < n; ++i) fused::adam_update(s, F{}, grad_scale, i, p, g, m, v, vmax);
 }
 
 template <class S, class F>
 void adam_kernel(const std::vector<FusedTensor>& tensors, const FusedAdamArgs& args) {
-  using T = Opmath<S>;
+  using T = math::opmath_t<S>;
   const T grad_scale = F::unscale ? static_cast<T>(*args.amp.grad_scale) : T(1);
   for_each_chunk(tensors, [&](const FusedTensor& t, int64_t begin, int64_t end) {
-    const auto at = [begin](void* base) { return base ? static_cast<S*>(base) + begin : nullptr; };
-    adam_range<S, F>(fused::AdamScalars<T>(args, t), grad_scale, end - begin, at(t.param), at(t.grad), at(t.state[0]),
-                     at(t.state[1]), at(t.state[2]));
+    adam_range<S, F>(fused::AdamScalars<T>(args, t), grad_scale, end - begin, element<S>(t.param, begin),
+                     element<S>(t.grad, begin), element<S>(t.state[0], begin), element<S>(t.state[1], begin),
+                     element<S>(t.state[2], begin));
   });
 }
 
-template <class S, class F, class T = Opmath<S>>
+template <class S, class F, class T = math::opmath_t<S>>
 void sgd_range(const fused::SgdScalars<T>& s, T grad_scale, int64_t n, S* __restrict p, S* __restrict g,
                S* __restrict buf) {
-  for (int64_t i = 0; i < n; ++i) {
-    T pi = static_cast<T>(p[i]);
-    T bi = F::momentum && !F::first_step ? static_cast<T>(buf[i]) : T(0);
-    fused::sgd_element<T>(s, F{}, pi, load_grad<F>(g, i, grad_scale), bi);
-    p[i] = static_cast<S>(pi);
-    if constexpr (F::momentum) buf[i] = static_cast<S>(bi);
-  }
+  for (int64_t i = 0; i < n; ++i) fused::sgd_update(s, F{}, grad_scale, i, p, g, buf);
 }
 
 template <class S, class F>
 void sgd_kernel(const std::vector<FusedTensor>& tensors, const FusedSgdArgs& args) {
-  using T = Opmath<S>;
+  using T = math::opmath_t<S>;
   const T grad_scale = F::unscale ? static_cast<T>(*args.amp.grad_scale) : T(1);
   const fused::SgdScalars<T> s(args);
   for_each_chunk(tensors, [&](const FusedTensor& t, int64_t begin, int64_t end) {
-    const auto at = [begin](void* base) { return base ? static_cast<S*>(base) + begin : nullptr; };
-    sgd_range<S, F>(s, grad_scale, end - begin, at(t.param), at(t.grad), at(t.state[0]));
+    sgd_range<S, F>(s, grad_scale, end - begin, element<S>(t.param, begin), element<S>(t.grad, begin),
+                    element<S>(t.state[0], begin));
   });
 }
 
@@ -137,7 +115,7 @@ void CpuBackend::fused_adam(Dtype dtype, const std::vector<FusedTensor>& tensors
   if (args.amp.found_inf != nullptr && *args.amp.found_inf != 0.0f) return;
   dispatch_floating("fused_adam", dtype, [&](auto tag) {
     using S = decltype(tag);
-    const fused::AdamFlags f = fused::adam_flags<Opmath<S>>(args);
+    const fused::AdamFlags f = fused::adam_flags<math::opmath_t<S>>(args);
     with_constants(
         [&](auto l2, auto lerp_from_start, auto amsgrad, auto unscale) {
           adam_kernel<S, fused::StaticAdamFlags<l2(), lerp_from_start(), amsgrad(), unscale()>>(tensors, args);

@@ -46,18 +46,6 @@ DESCENT_HOST_DEVICE int64_t find_tensor(const Entry* tensors, int64_t count, int
   return lo - 1;
 }
 
-// The gradient in opmath, unscaled under AMP (and written back unscaled, as
-// the CPU backend does).
-template <class S, class T>
-DESCENT_HOST_DEVICE T load_grad(S* grad, int64_t j, const float* grad_scale) {
-  T g = math::convert<T>(grad[j]);
-  if (grad_scale != nullptr) {
-    g = g / static_cast<T>(*grad_scale);
-    grad[j] = math::convert<S>(g);
-  }
-  return g;
-}
-
 template <class S>
 struct AdamTensor {
   S* param;
@@ -82,14 +70,8 @@ struct AdamKernel {
     if (amp.found_inf != nullptr && *amp.found_inf != 0.0f) return;
     const AdamTensor<S>& t = tensors[find_tensor(tensors, count, i)];
     const int64_t j = i - t.start;
-    T p = math::convert<T>(t.param[j]), m = math::convert<T>(t.exp_avg[j]),
-      v = math::convert<T>(t.exp_avg_sq[j]);
-    T w = flags.amsgrad ? math::convert<T>(t.max_exp_avg_sq[j]) : T(0);
-    fused::adam_element<T>(t.scalars, flags, p, load_grad<S, T>(t.grad, j, amp.grad_scale), m, v, w);
-    t.param[j] = math::convert<S>(p);
-    t.exp_avg[j] = math::convert<S>(m);
-    t.exp_avg_sq[j] = math::convert<S>(v);
-    if (flags.amsgrad) t.max_exp_avg_sq[j] = math::convert<S>(w);
+    const T grad_scale = flags.unscale ? static_cast<T>(*amp.grad_scale) : T(1);
+    fused::adam_update(t.scalars, flags, grad_scale, j, t.param, t.grad, t.exp_avg, t.exp_avg_sq, t.max_exp_avg_sq);
   }
 };
 
@@ -114,11 +96,8 @@ struct SgdKernel {
     if (amp.found_inf != nullptr && *amp.found_inf != 0.0f) return;
     const SgdTensor<S>& t = tensors[find_tensor(tensors, count, i)];
     const int64_t j = i - t.start;
-    T p = math::convert<T>(t.param[j]);
-    T b = flags.momentum && !flags.first_step ? math::convert<T>(t.momentum_buffer[j]) : T(0);
-    fused::sgd_element<T>(scalars, flags, p, load_grad<S, T>(t.grad, j, amp.grad_scale), b);
-    t.param[j] = math::convert<S>(p);
-    if (flags.momentum) t.momentum_buffer[j] = math::convert<S>(b);
+    const T grad_scale = flags.unscale ? static_cast<T>(*amp.grad_scale) : T(1);
+    fused::sgd_update(scalars, flags, grad_scale, j, t.param, t.grad, t.momentum_buffer);
   }
 };
 
