@@ -4,6 +4,8 @@
 
 #include "descent/tensor/foreach.h"
 #include "optim/common.h"
+#include "optim/fused_launch.h"
+#include "optim/state_cache.h"
 
 namespace descent::optim {
 
@@ -34,11 +36,13 @@ void validate(const std::string& name, const AdamOptions& o) {
   check_non_negative(name, "weight_decay", o.weight_decay);
   for (int i = 0; i < 2; ++i)
     if (o.betas[i].is_tensor() && foreach && !o.capturable)
-      raise<ValueError>(name, ": betas[", i, "] as a Tensor is not supported for capturable=False and foreach=True");
+      raise<ValueError>(name, ": betas[", i,
+                        "] as a Tensor is not supported for capturable=False and foreach=True");
 }
 
 AdamOptions from_adamw(const AdamWOptions& o) {
-  return {o.lr, o.betas, o.eps, o.weight_decay, o.amsgrad, o.foreach, o.maximize, o.capturable, o.differentiable, o.fused,
+  return {o.lr,      o.betas,    o.eps,        o.weight_decay,   o.amsgrad,
+          o.foreach, o.maximize, o.capturable, o.differentiable, o.fused,
           true};
 }
 
@@ -48,32 +52,48 @@ struct Hyper {
   bool amsgrad, maximize, decoupled, differentiable;
 };
 
-// One param's tensors for this step: references into its slot and its state
-// Dict (taken after every insertion, so they stay valid for the step).
+// One param's tensors for this step: references into its group, its
+// autograd meta and its state dict.
 struct Buffers {
   Tensor& param;
-  Tensor& grad;
+  const Tensor& grad;
   Tensor& exp_avg;
   Tensor& exp_avg_sq;
   Tensor* max_exp_avg_sq;  // null without amsgrad
   Tensor& step;
 };
 
-// Lazily creates the state of a param (complex state keeps the complex dtype).
-Buffers prepare(ParamSlot& s, const Hyper& h, bool fused) {
-  Dict& st = *s.state;
-  if (st.empty()) {
-    st.set("step", new_step_counter(s.param, fused));
-    st.set("exp_avg", zeros_like(s.param));
-    st.set("exp_avg_sq", zeros_like(s.param));
+// The state entries of a param, in the order prepare() returns them.
+const std::vector<std::string>& state_keys(bool amsgrad) {
+  static const std::vector<std::string> keys{"step", "exp_avg", "exp_avg_sq"};
+  static const std::vector<std::string> amsgrad_keys{"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+  return amsgrad ? amsgrad_keys : keys;
+}
+
+// Each param's state, created lazily (complex state keeps the complex dtype).
+std::vector<StateCache::Tensors> prepare(Optimizer& opt, StateCache& cache, std::size_t group_index,
+                                         const std::vector<ParamRef>& params, const Hyper& h, bool fused) {
+  auto init = [&](Dict& st, std::size_t k) {
+    const Tensor& param = *params[k].param;
+    if (st.empty()) {
+      st.set("step", new_step_counter(param, fused));
+      st.set("exp_avg", zeros_like(param));
+      st.set("exp_avg_sq", zeros_like(param));
+    }
+    if (h.amsgrad) st.setdefault("max_exp_avg_sq", zeros_like(param));
+  };
+  return cache.resolve(opt.state(), group_index, params, state_keys(h.amsgrad), init);
+}
+
+std::vector<Buffers> buffers_of(const std::vector<ParamRef>& params,
+                                const std::vector<StateCache::Tensors>& state, bool amsgrad) {
+  std::vector<Buffers> all;
+  all.reserve(params.size());
+  for (std::size_t k = 0; k < params.size(); ++k) {
+    const auto& t = state[k].tensor;
+    all.push_back({*params[k].param, *params[k].grad, *t[1], *t[2], amsgrad ? t[3] : nullptr, *t[0]});
   }
-  if (h.amsgrad) st.setdefault("max_exp_avg_sq", zeros_like(s.param));
-  return {s.param,
-          s.grad,
-          st.at("exp_avg").to_tensor(),
-          st.at("exp_avg_sq").to_tensor(),
-          h.amsgrad ? &st.at("max_exp_avg_sq").to_tensor() : nullptr,
-          st.at("step").to_tensor()};
+  return all;
 }
 
 // step_size = lr / bias_correction1, in double for a number lr and in the
@@ -139,12 +159,11 @@ void adam_forloop(std::vector<Buffers>& all, const Hyper& h) {
 }
 
 // Op-major over each (device, dtype) bucket, as PyTorch's _multi_tensor_adam.
-// all[i] belongs to slots[i].
-void adam_foreach(std::vector<ParamSlot>& slots, std::vector<Buffers>& all, const Hyper& h) {
-  for (const auto& bucket : buckets(slots)) {
+void adam_foreach(std::vector<Buffers>& all, const Hyper& h) {
+  for (const auto& bucket : buckets(all)) {
     TensorList params, grads, exp_avgs, exp_avg_sqs, vmaxes, steps;
-    for (ParamSlot* s : bucket) {
-      const Buffers& b = all[static_cast<std::size_t>(s - slots.data())];
+    for (std::size_t i : bucket) {
+      const Buffers& b = all[i];
       params.push_back(as_real(b.param));
       grads.push_back(as_real(b.grad));
       exp_avgs.push_back(as_real(b.exp_avg));
@@ -183,37 +202,35 @@ void adam_foreach(std::vector<ParamSlot>& slots, std::vector<Buffers>& all, cons
   }
 }
 
-void adam_fused(Optimizer& opt, std::vector<ParamSlot>& slots, std::vector<Buffers>& all, const Hyper& h) {
-  for (const auto& bucket : buckets(slots)) {
-    Device device = bucket[0]->param.device();
-    const FusedAmp amp(opt, device);
-    std::vector<FusedTensor> tensors;
-    std::vector<Buffers*> members;
-    double last_step = 0, step_size_at_t = 0, bias_correction2_sqrt_at_t = 0;
-    for (ParamSlot* s : bucket) {
-      Buffers& b = all[static_cast<std::size_t>(s - slots.data())];
-      members.push_back(&b);
-      double t = advance_step(b.step, 1);
-      FusedTensor ft;
-      ft.param = b.param.data_ptr();
-      ft.grad = b.grad.data_ptr();
-      ft.state = {b.exp_avg.data_ptr(), b.exp_avg_sq.data_ptr(), h.amsgrad ? b.max_exp_avg_sq->data_ptr() : nullptr};
-      ft.numel = b.param.numel();
-      // Versions are bumped now rather than after the kernel, while these
-      // tensors are still in cache: with many small params that matters.
-      for (const Tensor* t : {&b.param, &b.exp_avg, &b.exp_avg_sq, b.max_exp_avg_sq})
-        if (t != nullptr) t->bump_version();
-      if (amp.grad_scale.defined()) b.grad.bump_version();
-      // Parameters usually share their step: the corrections are computed once per value.
-      if (tensors.empty() || t != last_step) {
-        last_step = t;
-        step_size_at_t = step_size(h.lr, 1 - std::pow(h.beta1, t));
-        bias_correction2_sqrt_at_t = std::pow(1 - std::pow(h.beta2, t), 0.5);
-      }
-      ft.step_size = step_size_at_t;
-      ft.bias_correction2_sqrt = bias_correction2_sqrt_at_t;
-      tensors.push_back(ft);
+void adam_fused(Optimizer& opt, const std::vector<ParamRef>& params,
+                const std::vector<StateCache::Tensors>& state, const Hyper& h) {
+  std::vector<FusedParam> fused;
+  fused.reserve(params.size());
+  for (std::size_t k = 0; k < params.size(); ++k) {
+    const auto& impl = state[k].impl;
+    fused.push_back({params[k].param_impl,
+                     params[k].grad_impl,
+                     {impl[1], impl[2], h.amsgrad ? impl[3] : nullptr},
+                     state[k].tensor[0],
+                     impl[0]});
+  }
+  // Parameters usually share their step: the corrections are computed once per value.
+  std::optional<double> last_step;
+  double step_size_at_t = 0, bias_correction2_sqrt_at_t = 0;
+  auto each = [&](std::size_t, double step, FusedTensor& t) {
+    if (step != last_step) {
+      last_step = step;
+      step_size_at_t = step_size(h.lr, 1 - std::pow(h.beta1, step));
+      bias_correction2_sqrt_at_t = std::pow(1 - std::pow(h.beta2, step), 0.5);
     }
+    t.step_size = step_size_at_t;
+    t.bias_correction2_sqrt = bias_correction2_sqrt_at_t;
+  };
+  auto one_kind = [](std::size_t) { return 0; };
+  for (const FusedLaunch& launch :
+       build_fused_launches(opt.name(), fused, {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
+                            opt.grad_scale.defined(), one_kind, each)) {
+    const FusedAmp amp(opt, launch.device);
     // A skipped step (found_inf) leaves params and state untouched and rolls
     // the counters back (§9.2).
     const double skipped = amp.found_inf_value();
@@ -222,7 +239,7 @@ void adam_fused(Optimizer& opt, std::vector<ParamSlot>& slots, std::vector<Buffe
     // the forloop's factor, then run the kernel without decay.
     bool decay_here = h.decoupled && h.weight_decay != 0 && h.lr.is_tensor();
     if (decay_here && skipped == 0)
-      for (Buffers* b : members) b->param.mul_(decay_factor(h.lr, h.weight_decay));
+      for (std::size_t k : launch.members) params[k].param->mul_(decay_factor(h.lr, h.weight_decay));
     FusedAdamArgs args;
     args.lr = h.lr.to_double();
     args.beta1 = h.beta1;
@@ -233,9 +250,9 @@ void adam_fused(Optimizer& opt, std::vector<ParamSlot>& slots, std::vector<Buffe
     args.maximize = h.maximize;
     args.decoupled_weight_decay = h.decoupled;
     args.amp = amp.kernel_inputs();
-    backend_for(device.type).fused_adam(bucket[0]->param.dtype(), tensors, args);
+    backend_for(launch.device.type).fused_adam(launch.dtype, launch.tensors, args);
     if (skipped != 0)
-      for (Buffers* b : members) advance_step(b->step, -skipped);
+      for (std::size_t k : launch.members) advance_step(*state[k].tensor[0], -skipped);
   }
 }
 }  // namespace
@@ -272,8 +289,9 @@ void Adam::upgrade_param_state(const ParamGroup& group, const Tensor& param, Dic
   bool capturable = get_bool(group, "capturable");
   double value = step->to_double();
   if (fused || capturable) {
-    *step = full({}, value, {.dtype = fused ? kFloat32 : (get_default_dtype() == kFloat64 ? kFloat64 : kFloat32),
-                             .device = param.device()});
+    *step = full({}, value,
+                 {.dtype = fused ? kFloat32 : (get_default_dtype() == kFloat64 ? kFloat64 : kFloat32),
+                  .device = param.device()});
   } else {
     *step = full({}, value, {.dtype = get_default_dtype() == kFloat64 ? kFloat64 : kFloat32});
   }
@@ -293,25 +311,26 @@ void Adam::step_group(ParamGroup& group) {
   Implementation impl = choose_implementation(group);
   if (impl == Implementation::ForEach && h.lr.is_tensor() && !get_bool(group, "capturable"))
     raise<RuntimeError>(name(), ": lr as a Tensor is not supported for capturable=False and foreach=True");
-  std::vector<ParamSlot> slots =
-      collect(*this, group, "Adam does not support sparse gradients, please consider SparseAdam instead");
-  if (slots.empty()) return;
+  std::vector<ParamRef> params = params_with_grad(
+      *this, group, "Adam does not support sparse gradients, please consider SparseAdam instead");
+  if (params.empty()) return;
   if (get_bool(group, "capturable"))
-    raise<RuntimeError>(name(), ": If capturable=True, params and state_steps must be on supported devices: ['cuda']; "
-                                "CPU tensors cannot be captured");
-  if (impl == Implementation::Fused) check_fused_params(name(), slots);
-  std::vector<Buffers> all;
-  all.reserve(slots.size());
-  for (ParamSlot& s : slots) all.push_back(prepare(s, h, impl == Implementation::Fused));
+    raise<RuntimeError>(
+        name(),
+        ": If capturable=True, params and state_steps must be on supported devices: ['cuda']; "
+        "CPU tensors cannot be captured");
+  if (impl == Implementation::Fused) check_fused_params(name(), params);
+  std::vector<StateCache::Tensors> state =
+      prepare(*this, state_cache(), group_index(*this, group), params, h, impl == Implementation::Fused);
   if (h.differentiable)
-    for (const Buffers& b : all)
-      if (b.step.requires_grad())
+    for (const StateCache::Tensors& t : state)
+      if (t.tensor[0]->requires_grad())
         raise<RuntimeError>(name(), ": `requires_grad` is not supported for `step` in differentiable mode");
-  switch (impl) {
-    case Implementation::Fused: return adam_fused(*this, slots, all, h);
-    case Implementation::ForEach: check_no_amp_inputs(*this); return adam_foreach(slots, all, h);
-    case Implementation::ForLoop: check_no_amp_inputs(*this); return adam_forloop(all, h);
-  }
+  if (impl == Implementation::Fused) return adam_fused(*this, params, state, h);
+  check_no_amp_inputs(*this);
+  std::vector<Buffers> all = buffers_of(params, state, h.amsgrad);
+  if (impl == Implementation::ForEach) return adam_foreach(all, h);
+  adam_forloop(all, h);
 }
 
 }  // namespace descent::optim

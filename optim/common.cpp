@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "descent/autograd/autograd_meta.h"
 #include "descent/autograd/grad_mode.h"
 
 namespace descent::optim::detail {
@@ -25,7 +26,8 @@ namespace {
 bool negative(const Value& v) { return v.to_double() < 0; }
 void check_one_element(const std::string& opt, const Value& v, const char* what) {
   if (v.is_tensor() && v.to_tensor().numel() != 1)
-    raise<ValueError>(opt, ": Tensor ", what, " must be 1-element (got shape ", shape_to_string(v.to_tensor().sizes()), ")");
+    raise<ValueError>(opt, ": Tensor ", what, " must be 1-element (got shape ",
+                      shape_to_string(v.to_tensor().sizes()), ")");
 }
 }  // namespace
 
@@ -52,29 +54,46 @@ void check_betas(const std::string& opt, const std::array<Value, 2>& betas) {
     check_one_element(opt, betas[i], i == 0 ? "betas[0]" : "betas[1]");
     double b = betas[i].to_double();
     if (!(b >= 0.0 && b < 1.0))
-      raise<ValueError>(opt, ": Invalid beta parameter at index ", i, ": ", betas[i].str(), " (must be in [0, 1))");
+      raise<ValueError>(opt, ": Invalid beta parameter at index ", i, ": ", betas[i].str(),
+                        " (must be in [0, 1))");
   }
   if (betas[0].is_tensor() != betas[1].is_tensor())
-    raise<ValueError>(opt, ": betas must be either both floats or both Tensors (got ", betas[0].type_name(), " and ",
-                      betas[1].type_name(), ")");
+    raise<ValueError>(opt, ": betas must be either both floats or both Tensors (got ", betas[0].type_name(),
+                      " and ", betas[1].type_name(), ")");
 }
 
-void check_fused_flags(const std::string& opt, std::optional<bool> foreach, std::optional<bool> fused, bool differentiable) {
+void check_fused_flags(const std::string& opt, std::optional<bool> foreach, std::optional<bool> fused,
+                       bool differentiable) {
   if (fused.value_or(false)) {
     if (differentiable) raise<RuntimeError>(opt, ": `fused` does not support `differentiable`");
-    if (foreach.value_or(false)) raise<RuntimeError>(opt, ": `fused` and `foreach` cannot be `True` together.");
+    if (foreach.value_or(false))
+      raise<RuntimeError>(opt, ": `fused` and `foreach` cannot be `True` together.");
   }
+}
+
+std::vector<ParamRef> params_with_grad(Optimizer& optimizer, ParamGroup& group,
+                                       const std::string& sparse_error) {
+  std::vector<ParamRef> refs;
+  refs.reserve(group.params.size());
+  for (std::size_t i = 0; i < group.params.size(); ++i) {
+    Tensor& p = group.params[i];
+    const Tensor& g = p.grad();
+    if (!g.defined()) continue;
+    if (!sparse_error.empty() && g.is_sparse()) raise<RuntimeError>(optimizer.name(), ": ", sparse_error);
+    refs.push_back({&p, &g, p.unsafe_get_impl(), g.unsafe_get_impl(), i});
+  }
+  return refs;
+}
+
+std::size_t group_index(const Optimizer& optimizer, const ParamGroup& group) {
+  return static_cast<std::size_t>(&group - optimizer.param_groups().data());
 }
 
 std::vector<ParamSlot> collect(Optimizer& optimizer, ParamGroup& group, const std::string& sparse_error,
                                bool with_state) {
   std::vector<ParamSlot> slots;
-  for (const Tensor& p : group.params) {
-    const Tensor& g = p.grad();
-    if (!g.defined()) continue;
-    if (g.is_sparse() && !sparse_error.empty()) raise<RuntimeError>(optimizer.name(), ": ", sparse_error);
-    slots.push_back({p, g, with_state ? &optimizer.state()[p] : nullptr});
-  }
+  for (const ParamRef& r : params_with_grad(optimizer, group, sparse_error))
+    slots.push_back({*r.param, *r.grad, with_state ? &optimizer.state()[*r.param] : nullptr});
   return slots;
 }
 
@@ -85,21 +104,52 @@ Tensor new_step_counter(const Tensor& param, bool fused) {
 
 double step_value(const Value& step) { return step.to_double(); }
 
-double advance_step(Tensor& step, double amount) {
-  if (step.device().is_cpu() && step.numel() == 1 && !step.requires_grad()) {
-    if (step.dtype() == kFloat32) {
-      float& value = *static_cast<float*>(step.data_ptr());
-      value = value + static_cast<float>(amount);
-      step.bump_version();
-      return value;
-    }
-    if (step.dtype() == kFloat64) {
-      double& value = *static_cast<double*>(step.data_ptr());
-      value = value + amount;
-      step.bump_version();
-      return value;
-    }
+namespace {
+// The value slot of a plain float32/float64 host scalar without autograd
+// history; null otherwise.
+void* host_counter(const TensorImpl& step) {
+  // A counter that is part of a graph goes through the tensor op.
+  const autograd::AutogradMeta* meta = step.autograd_meta.get();
+  if (meta != nullptr && (meta->requires_grad || meta->grad_fn != nullptr || meta->view != nullptr))
+    return nullptr;
+  if (step.layout != Layout::Strided || !step.storage->device.is_cpu() || numel_of(step.sizes) != 1 ||
+      (step.dtype != kFloat32 && step.dtype != kFloat64))
+    return nullptr;
+  return static_cast<char*>(step.storage->data) +
+         step.offset * static_cast<int64_t>(element_size(step.dtype));
+}
+}  // namespace
+
+std::optional<double> advance_host_step(TensorImpl& step, double amount, double* previous) {
+  void* data = host_counter(step);
+  if (data == nullptr) return std::nullopt;
+  double value;
+  if (step.dtype == kFloat32) {
+    float& v = *static_cast<float*>(data);
+    if (previous != nullptr) *previous = v;
+    v = v + static_cast<float>(amount);
+    value = v;
+  } else {
+    double& v = *static_cast<double*>(data);
+    if (previous != nullptr) *previous = v;
+    v = v + amount;
+    value = v;
   }
+  ++step.storage->version;
+  return value;
+}
+
+void restore_host_step(TensorImpl& step, double previous) {
+  void* data = host_counter(step);
+  if (step.dtype == kFloat32)
+    *static_cast<float*>(data) = static_cast<float>(previous);
+  else
+    *static_cast<double*>(data) = previous;
+  --step.storage->version;
+}
+
+double advance_step(Tensor& step, double amount) {
+  if (std::optional<double> value = advance_host_step(*step.unsafe_get_impl(), amount)) return *value;
   step.add_(amount);
   return step.item<double>();
 }
@@ -110,40 +160,30 @@ Implementation choose_implementation(const ParamGroup& group) {
   return Implementation::ForLoop;
 }
 
-std::vector<std::vector<ParamSlot*>> buckets(std::vector<ParamSlot>& slots) {
-  std::vector<std::vector<ParamSlot*>> out;
-  std::vector<std::pair<Device, Dtype>> keys;
-  for (ParamSlot& s : slots) {
-    std::pair<Device, Dtype> key{s.param.device(), s.param.dtype()};
-    std::size_t i = 0;
-    while (i < keys.size() && !(keys[i].first == key.first && keys[i].second == key.second)) ++i;
-    if (i == keys.size()) {
-      keys.push_back(key);
-      out.emplace_back();
-    }
-    out[i].push_back(&s);
-  }
-  return out;
-}
-
 Tensor maybe_negate(const Tensor& grad, bool maximize) {
   if (!maximize) return grad;
-  if (grad.is_sparse()) return sparse_coo_tensor(grad._indices(), neg(grad._values()), grad.sizes(), grad.is_coalesced());
+  if (grad.is_sparse())
+    return sparse_coo_tensor(grad._indices(), neg(grad._values()), grad.sizes(), grad.is_coalesced());
   return neg(grad);
 }
 
 Tensor as_real(const Tensor& t) { return t.is_complex() ? view_as_real(t) : t; }
 
-void check_fused_params(const std::string& opt, const std::vector<ParamSlot>& slots) {
-  for (const ParamSlot& s : slots)
-    if (!s.param.is_floating_point())
-      raise<RuntimeError>(opt, ": `fused=True` requires all the params to be floating point Tensors of supported devices: "
-                               "['cpu', 'cuda'] but ", to_string(s.param.dtype()), " and ", s.param.device().str());
+void check_fused_params(const std::string& opt, const std::vector<ParamRef>& params) {
+  for (const ParamRef& r : params)
+    if (!r.param->is_floating_point())
+      raise<RuntimeError>(
+          opt,
+          ": `fused=True` requires all the params to be floating point Tensors of supported devices: "
+          "['cpu', 'cuda'] but ",
+          to_string(r.param->dtype()), " and ", r.param->device().str());
 }
 
 void check_no_amp_inputs(const Optimizer& optimizer) {
   if (optimizer.grad_scale.defined() || optimizer.found_inf.defined())
-    raise<RuntimeError>(optimizer.name(), ": Expected grad_scale and found_inf to be None (they are only supported with fused=True)");
+    raise<RuntimeError>(
+        optimizer.name(),
+        ": Expected grad_scale and found_inf to be None (they are only supported with fused=True)");
 }
 
 FusedAmp::FusedAmp(const Optimizer& optimizer, Device device)

@@ -38,6 +38,23 @@ void check_fused_flags(const std::string& optimizer, std::optional<bool> foreach
 Value squeeze_scalar(const Value& v);
 
 // ---- the parameters that take part in one step ----
+// References into the group and the param's autograd meta, valid for the
+// step: with thousands of small params, copying handles shows.
+struct ParamRef {
+  Tensor* param;
+  const Tensor* grad;
+  // Their impls, read while the handles were in cache (see fused_launch.h).
+  TensorImpl* param_impl;
+  TensorImpl* grad_impl;
+  std::size_t index;  // in group.params
+};
+// Params of the group whose grad is defined, in group order. Sparse grads
+// raise `sparse_error` unless it is empty.
+std::vector<ParamRef> params_with_grad(Optimizer& optimizer, ParamGroup& group,
+                                       const std::string& sparse_error);
+// The position of `group` in the optimizer's param_groups().
+std::size_t group_index(const Optimizer& optimizer, const ParamGroup& group);
+
 struct ParamSlot {
   Tensor param;
   Tensor grad;
@@ -58,13 +75,39 @@ double step_value(const Value& step);
 // updated in place, rounded in its own dtype as add_ rounds: a dispatched
 // tensor op costs more than a small parameter's whole fused update.
 double advance_step(Tensor& step, double amount);
+// That in-place update alone, the old value in *previous: null when the
+// counter is not a plain float32 or float64 host scalar without autograd
+// history (use advance_step).
+std::optional<double> advance_host_step(TensorImpl& step, double amount, double* previous = nullptr);
+// Undoes advance_host_step: the counter holds `previous` again.
+void restore_host_step(TensorImpl& step, double previous);
 
 enum class Implementation { ForLoop, ForEach, Fused };
 // §9.1: on the CPU the default is the forloop; explicit flags choose.
 Implementation choose_implementation(const ParamGroup& group);
 
-// Slots grouped by (device, dtype), each bucket in group order.
-std::vector<std::vector<ParamSlot*>> buckets(std::vector<ParamSlot>& slots);
+// How many params ahead the fused paths' loops load metadata (see
+// fused_launch.h).
+inline constexpr std::size_t kPrefetchDistance = 8;
+
+// Positions of `items` grouped by their param's (device, dtype), each
+// bucket in order. Item: anything with a `param` tensor.
+template <class Item>
+std::vector<std::vector<std::size_t>> buckets(const std::vector<Item>& items) {
+  std::vector<std::vector<std::size_t>> out;
+  std::vector<std::pair<Device, Dtype>> keys;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    std::pair<Device, Dtype> key{items[i].param.device(), items[i].param.dtype()};
+    std::size_t b = 0;
+    while (b < keys.size() && !(keys[b].first == key.first && keys[b].second == key.second)) ++b;
+    if (b == keys.size()) {
+      keys.push_back(key);
+      out.emplace_back();
+    }
+    out[b].push_back(i);
+  }
+  return out;
+}
 
 // The gradient to use: negated (a new tensor) when maximizing.
 Tensor maybe_negate(const Tensor& grad, bool maximize);
@@ -72,7 +115,7 @@ Tensor maybe_negate(const Tensor& grad, bool maximize);
 Tensor as_real(const Tensor& t);
 
 // fused=True requires floating-point params on a fused-capable device.
-void check_fused_params(const std::string& optimizer, const std::vector<ParamSlot>& slots);
+void check_fused_params(const std::string& optimizer, const std::vector<ParamRef>& params);
 // The grad_scale / found_inf contract of §9.2 for the non-fused paths.
 void check_no_amp_inputs(const Optimizer& optimizer);
 

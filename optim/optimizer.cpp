@@ -3,15 +3,18 @@
 #include "descent/optim/optimizer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <set>
 
 #include "descent/autograd/grad_mode.h"
 #include "descent/tensor/ops.h"
 #include "descent/warning.h"
+#include "optim/state_cache.h"
 
 namespace descent::optim {
 
-ParamGroup::ParamGroup(std::vector<std::pair<std::string, Tensor>> named, Dict opts) : options(std::move(opts)) {
+ParamGroup::ParamGroup(std::vector<std::pair<std::string, Tensor>> named, Dict opts)
+    : options(std::move(opts)) {
   param_names.emplace();
   for (auto& [name, tensor] : named) {
     param_names->push_back(name);
@@ -20,6 +23,37 @@ ParamGroup::ParamGroup(std::vector<std::pair<std::string, Tensor>> named, Dict o
 }
 
 // ---- state ----
+namespace {
+uint64_t fresh_generation() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+}  // namespace
+
+OptimizerState::OptimizerState() : generation_(fresh_generation()) {}
+OptimizerState::OptimizerState(const OptimizerState& other)
+    : extra(other.extra), entries_(other.entries_), index_(other.index_), generation_(fresh_generation()) {}
+OptimizerState::OptimizerState(OptimizerState&& other) noexcept
+    : extra(std::move(other.extra)),
+      entries_(std::move(other.entries_)),
+      index_(std::move(other.index_)),
+      generation_(fresh_generation()) {
+  other.generation_ = fresh_generation();
+}
+OptimizerState& OptimizerState::operator=(const OptimizerState& other) {
+  if (this != &other) *this = OptimizerState(other);
+  return *this;
+}
+OptimizerState& OptimizerState::operator=(OptimizerState&& other) noexcept {
+  if (this == &other) return *this;
+  extra = std::move(other.extra);
+  entries_ = std::move(other.entries_);
+  index_ = std::move(other.index_);
+  generation_ = fresh_generation();
+  other.generation_ = fresh_generation();
+  return *this;
+}
+
 Dict& OptimizerState::operator[](const Tensor& param) {
   if (Dict* d = find(param)) return *d;
   index_[param.unsafe_get_impl()] = entries_.size();
@@ -30,11 +64,14 @@ const Dict* OptimizerState::find(const Tensor& param) const {
   auto it = index_.find(param.unsafe_get_impl());
   return it == index_.end() ? nullptr : &entries_[it->second].second;
 }
-Dict* OptimizerState::find(const Tensor& param) { return const_cast<Dict*>(static_cast<const OptimizerState*>(this)->find(param)); }
+Dict* OptimizerState::find(const Tensor& param) {
+  return const_cast<Dict*>(static_cast<const OptimizerState*>(this)->find(param));
+}
 void OptimizerState::clear() {
   entries_.clear();
   index_.clear();
   extra = Dict();
+  generation_ = fresh_generation();
 }
 
 // ---- hooks ----
@@ -76,8 +113,7 @@ RemovableHandle add_hook(const std::shared_ptr<R>& registry, H hook, bool prepen
   }
   std::weak_ptr<R> weak = registry;
   return RemovableHandle([weak, id] {
-    if (auto r = weak.lock())
-      std::erase_if(r->hooks, [id](const auto& entry) { return entry.first == id; });
+    if (auto r = weak.lock()) std::erase_if(r->hooks, [id](const auto& entry) { return entry.first == id; });
   });
 }
 
@@ -90,12 +126,16 @@ auto snapshot(const std::shared_ptr<R>& registry) {
 }
 }  // namespace
 
-RemovableHandle register_optimizer_step_pre_hook(StepPreHook hook) { return add_hook(global_pre(), std::move(hook), false); }
+RemovableHandle register_optimizer_step_pre_hook(StepPreHook hook) {
+  return add_hook(global_pre(), std::move(hook), false);
+}
 RemovableHandle register_optimizer_step_post_hook(StepPostHook hook) {
   return add_hook(global_post(), std::move(hook), false);
 }
 
-RemovableHandle Optimizer::register_step_pre_hook(StepPreHook hook) { return add_hook(step_pre_hooks_, std::move(hook), false); }
+RemovableHandle Optimizer::register_step_pre_hook(StepPreHook hook) {
+  return add_hook(step_pre_hooks_, std::move(hook), false);
+}
 RemovableHandle Optimizer::register_step_post_hook(StepPostHook hook) {
   return add_hook(step_post_hooks_, std::move(hook), false);
 }
@@ -116,6 +156,7 @@ RemovableHandle Optimizer::register_load_state_dict_post_hook(LoadStateDictPostH
 Optimizer::Optimizer(std::string name, Dict defaults)
     : name_(std::move(name)),
       defaults_(std::move(defaults)),
+      state_cache_(std::make_unique<detail::StateCache>()),
       step_pre_hooks_(std::make_shared<Registry<StepPreHook>>()),
       step_post_hooks_(std::make_shared<Registry<StepPostHook>>()),
       state_dict_pre_hooks_(std::make_shared<Registry<StateDictPreHook>>()),
@@ -141,7 +182,8 @@ void Optimizer::add_param_group(ParamGroup group) {
     if (p.is_sparse()) raise<ValueError>(name_, ": can't optimize a sparse Tensor (parameter index ", i, ")");
   }
   if (group.param_names && group.param_names->size() != group.params.size())
-    raise<ValueError>(name_, ": all optimizer params should be with/without names. Some param names are missing (",
+    raise<ValueError>(name_,
+                      ": all optimizer params should be with/without names. Some param names are missing (",
                       group.param_names->size(), " names for ", group.params.size(), " params)");
   const Value* diff = defaults_.find("differentiable");
   bool differentiable = diff && diff->is_bool() && diff->to_bool();
@@ -158,13 +200,15 @@ void Optimizer::add_param_group(ParamGroup group) {
   std::set<const TensorImpl*> seen;
   for (const Tensor& p : group.params)
     if (!seen.insert(p.unsafe_get_impl()).second) {
-      warn(name_ + ": optimizer contains a parameter group with duplicate parameters; in future, this will cause an "
-                   "error; see github.com/pytorch/pytorch/issues/40967 for more information");
+      warn(name_ +
+           ": optimizer contains a parameter group with duplicate parameters; in future, this will cause an "
+           "error; see github.com/pytorch/pytorch/issues/40967 for more information");
       break;
     }
   for (const ParamGroup& existing : param_groups_) {
     if (existing.param_names.has_value() != group.param_names.has_value())
-      raise<ValueError>(name_, ": all optimizer param groups should be with/without names. cannot add param group ",
+      raise<ValueError>(name_,
+                        ": all optimizer param groups should be with/without names. cannot add param group ",
                         group.param_names ? "with" : "without", " names to the optimizer");
     for (const Tensor& p : existing.params)
       if (seen.count(p.unsafe_get_impl()))
@@ -192,7 +236,8 @@ void Optimizer::zero_grad(bool set_to_none) {
         Shape value_shape{0};
         for (int64_t d = g.sparse_dim(); d < g.dim(); ++d) value_shape.push_back(g.sizes()[d]);
         g.copy_(sparse_coo_tensor(zeros({g.sparse_dim(), 0}, {.dtype = kInt64, .device = g.device()}),
-                                  zeros(value_shape, {.dtype = g.dtype(), .device = g.device()}), g.sizes(), true));
+                                  zeros(value_shape, {.dtype = g.dtype(), .device = g.device()}), g.sizes(),
+                                  true));
       } else {
         g.zero_();
       }

@@ -2,6 +2,8 @@
 
 #include "descent/tensor/foreach.h"
 #include "optim/common.h"
+#include "optim/fused_launch.h"
+#include "optim/state_cache.h"
 
 namespace descent::optim {
 
@@ -21,8 +23,8 @@ SGD::SGD(Params params, const SGDOptions& o)
   check_non_negative("SGD", "momentum", o.momentum);
   check_non_negative("SGD", "weight_decay", o.weight_decay);
   if (o.nesterov && (o.momentum.to_double() <= 0 || o.dampening.to_double() != 0))
-    raise<ValueError>("SGD: Nesterov momentum requires a momentum and zero dampening (got momentum ", o.momentum.str(),
-                      ", dampening ", o.dampening.str(), ")");
+    raise<ValueError>("SGD: Nesterov momentum requires a momentum and zero dampening (got momentum ",
+                      o.momentum.str(), ", dampening ", o.dampening.str(), ")");
   init_param_groups(std::move(params));
   check_fused_flags("SGD", o.foreach, o.fused, o.differentiable);
 }
@@ -62,8 +64,10 @@ void sgd_forloop(std::vector<ParamSlot>& slots, const Hyper& h) {
 }
 
 // Op-major over each (device, dtype) bucket; same arithmetic as the forloop.
-void sgd_foreach(std::vector<ParamSlot>& slots, const Hyper& h) {
-  for (const auto& bucket : buckets(slots)) {
+void sgd_foreach(std::vector<ParamSlot>& all, const Hyper& h) {
+  for (const auto& indices : buckets(all)) {
+    std::vector<ParamSlot*> bucket;
+    for (std::size_t i : indices) bucket.push_back(&all[i]);
     TensorList params, grads;
     bool sparse = false;
     for (ParamSlot* s : bucket) {
@@ -111,63 +115,61 @@ void sgd_foreach(std::vector<ParamSlot>& slots, const Hyper& h) {
   }
 }
 
-void sgd_fused(Optimizer& opt, std::vector<ParamSlot>& slots, const Hyper& h) {
-  check_fused_params("SGD", slots);
-  for (const ParamSlot& s : slots)
-    if (s.grad.is_sparse()) raise<RuntimeError>("SGD: `fused` does not support sparse gradients");
-  for (const auto& bucket : buckets(slots)) {
-    Device device = bucket[0]->param.device();
-    // A param without a momentum buffer starts it from its grad, as in the
-    // forloop, also when others of the group already have one: those go in
-    // a launch of their own with is_first_step set.
-    std::vector<FusedTensor> launches[2];
-    std::vector<ParamSlot*> fresh;
-    for (ParamSlot* s : bucket) {
-      FusedTensor t;
-      t.param = s->param.data_ptr();
-      t.grad = s->grad.data_ptr();
-      t.numel = s->param.numel();
-      bool first = false;
-      if (h.momentum != 0) {
-        Value& b = (*s->state)["momentum_buffer"];
-        if (b.is_none()) {
-          b = empty_like(s->param);
-          first = true;
-          fresh.push_back(s);
-        }
-        t.state[0] = b.to_tensor().data_ptr();
-        b.to_tensor().bump_version();
+void sgd_fused(Optimizer& opt, StateCache& cache, std::size_t group_index,
+               const std::vector<ParamRef>& params, const Hyper& h) {
+  check_fused_params("SGD", params);
+  for (const ParamRef& r : params)
+    if (r.grad->is_sparse()) raise<RuntimeError>("SGD: `fused` does not support sparse gradients");
+  // A param without a momentum buffer starts it from its grad, as in the
+  // forloop, also when others of the group already have one: those go in
+  // a launch of their own (kind 1) with is_first_step set.
+  std::vector<bool> first(params.size(), false);
+  std::vector<StateCache::Tensors> state(params.size());
+  if (h.momentum != 0) {
+    static const std::vector<std::string> keys{"momentum_buffer"};
+    auto init = [&](Dict& st, std::size_t k) {
+      Value& b = st["momentum_buffer"];
+      if (b.is_none()) {
+        b = empty_like(*params[k].param);
+        first[k] = true;
       }
-      launches[first].push_back(t);
-      // Bumped now, while the tensors are in cache (see adam.cpp).
-      s->param.bump_version();
-      if (opt.grad_scale.defined()) s->grad.bump_version();
-    }
-    const FusedAmp amp(opt, device);
-    for (bool first : {false, true}) {
-      if (launches[first].empty()) continue;
-      FusedSgdArgs args{h.lr, h.momentum, h.dampening, h.weight_decay, h.nesterov, h.maximize, first,
-                        amp.kernel_inputs()};
-      backend_for(device.type).fused_sgd(bucket[0]->param.dtype(), launches[first], args);
-    }
+    };
+    state = cache.resolve(opt.state(), group_index, params, keys, init);
+  }
+  std::vector<FusedParam> fused;
+  fused.reserve(params.size());
+  for (std::size_t k = 0; k < params.size(); ++k)
+    fused.push_back({params[k].param_impl, params[k].grad_impl, {state[k].impl[0], nullptr, nullptr}});
+  auto kind_of = [&](std::size_t k) { return first[k] ? 1 : 0; };
+  auto nothing_more = [](std::size_t, double, FusedTensor&) {};
+  for (const FusedLaunch& launch : build_fused_launches("SGD", fused, {"momentum_buffer", "", ""},
+                                                        opt.grad_scale.defined(), kind_of, nothing_more)) {
+    const FusedAmp amp(opt, launch.device);
+    FusedSgdArgs args{h.lr,       h.momentum, h.dampening,      h.weight_decay,
+                      h.nesterov, h.maximize, launch.kind == 1, amp.kernel_inputs()};
+    backend_for(launch.device.type).fused_sgd(launch.dtype, launch.tensors, args);
     // A skipped step leaves no uninitialised buffer behind: the next step
     // would read it as momentum (state untouched, optimizer-base.md §9.2).
-    if (amp.found_inf_value() != 0)
-      for (ParamSlot* s : fresh) s->state->erase("momentum_buffer");
+    if (launch.kind == 1 && amp.found_inf_value() != 0)
+      for (std::size_t k : launch.members) opt.state()[*params[k].param].erase("momentum_buffer");
   }
 }
 }  // namespace
 
 void SGD::step_group(ParamGroup& group) {
-  Hyper h{get_scalar(group, "lr"),        get_double(group, "momentum"), get_double(group, "dampening"),
-          get_double(group, "weight_decay"), get_bool(group, "nesterov"),  get_bool(group, "maximize")};
+  Hyper h{get_scalar(group, "lr"),           get_double(group, "momentum"), get_double(group, "dampening"),
+          get_double(group, "weight_decay"), get_bool(group, "nesterov"),   get_bool(group, "maximize")};
+  Implementation impl = choose_implementation(group);
+  if (impl == Implementation::Fused) {
+    std::vector<ParamRef> params = params_with_grad(*this, group, "");
+    if (!params.empty()) sgd_fused(*this, state_cache(), group_index(*this, group), params, h);
+    return;
+  }
   std::vector<ParamSlot> slots = collect(*this, group, "", h.momentum != 0);
   if (slots.empty()) return;
-  switch (choose_implementation(group)) {
-    case Implementation::Fused: return sgd_fused(*this, slots, h);
-    case Implementation::ForEach: check_no_amp_inputs(*this); return sgd_foreach(slots, h);
-    case Implementation::ForLoop: check_no_amp_inputs(*this); return sgd_forloop(slots, h);
-  }
+  check_no_amp_inputs(*this);
+  if (impl == Implementation::ForEach) return sgd_foreach(slots, h);
+  sgd_forloop(slots, h);
 }
 
 }  // namespace descent::optim

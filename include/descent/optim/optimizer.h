@@ -18,6 +18,10 @@
 
 namespace descent::optim {
 
+namespace detail {
+class StateCache;
+}
+
 // One parameter group: tensors, optional names, and options by name. A group
 // built by the user holds only the options it sets; add_param_group fills the
 // rest from the optimizer's defaults (so "unset" and "set to the default
@@ -28,7 +32,8 @@ struct ParamGroup {
   Dict options;
 
   ParamGroup() = default;
-  ParamGroup(std::vector<Tensor> params, Dict options = {}) : params(std::move(params)), options(std::move(options)) {}
+  ParamGroup(std::vector<Tensor> params, Dict options = {})
+      : params(std::move(params)), options(std::move(options)) {}
   // Named parameters, as model.named_parameters().
   ParamGroup(std::vector<std::pair<std::string, Tensor>> named, Dict options = {});
 
@@ -54,6 +59,12 @@ struct Params {
 // Keys that are not parameters (e.g. strings a hook inserted) live in `extra`.
 class OptimizerState {
  public:
+  OptimizerState();
+  OptimizerState(const OptimizerState& other);
+  OptimizerState(OptimizerState&& other) noexcept;
+  OptimizerState& operator=(const OptimizerState& other);
+  OptimizerState& operator=(OptimizerState&& other) noexcept;
+
   // Accessing a missing parameter creates an empty dict, as Python's defaultdict.
   Dict& operator[](const Tensor& param);
   const Dict* find(const Tensor& param) const;
@@ -62,20 +73,24 @@ class OptimizerState {
   std::size_t size() const { return entries_.size(); }
   // A deque: references to a parameter's dict stay valid as entries are added.
   const std::deque<std::pair<Tensor, Dict>>& entries() const { return entries_; }
-  std::deque<std::pair<Tensor, Dict>>& entries() { return entries_; }
   Dict extra;
   void clear();
+  // Changes whenever references to this state's dicts may have become
+  // invalid (clear, assignment); never repeats, across all instances.
+  uint64_t generation() const { return generation_; }
 
  private:
   std::deque<std::pair<Tensor, Dict>> entries_;
   std::unordered_map<const TensorImpl*, std::size_t> index_;
+  uint64_t generation_;
 };
 
 // A removable hook registration (torch.utils.hooks.RemovableHandle).
 class RemovableHandle {
  public:
   RemovableHandle() = default;
-  explicit RemovableHandle(std::function<void()> remover) : remover_(std::make_shared<std::function<void()>>(std::move(remover))) {}
+  explicit RemovableHandle(std::function<void()> remover)
+      : remover_(std::make_shared<std::function<void()>>(std::move(remover))) {}
   // Idempotent.
   void remove();
 
@@ -154,12 +169,15 @@ class Optimizer {
   virtual void upgrade_param_state(const ParamGroup& group, const Tensor& param, Dict& state);
   // Runs the full step (closure + every group); LBFGS overrides it.
   virtual Tensor step_impl(const Closure& closure);
+  // Where each param's state tensors sit in its dict, kept between steps.
+  detail::StateCache& state_cache() { return *state_cache_; }
 
  private:
   std::string name_;
   Dict defaults_;
   std::vector<ParamGroup> param_groups_;
   OptimizerState state_;
+  std::unique_ptr<detail::StateCache> state_cache_;
   int64_t step_count_ = 0;
 
   template <typename H>

@@ -1,0 +1,134 @@
+#pragma once
+// Building the tensor lists of a fused step from raw tensor metadata.
+//
+// With thousands of small params a fused step is bound by cache misses on
+// tensor metadata, not by arithmetic: every tensor is a handle, an impl, a
+// storage and a shape, each on its own cache line. So the pass that builds
+// the launch works on impl pointers captured earlier (while each handle was
+// in cache), loads the metadata of params a few places ahead, and reads each
+// line once: data pointers, checks and version bumps together.
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "optim/common.h"
+
+namespace descent::optim::detail {
+
+// One param of a fused step.
+struct FusedParam {
+  TensorImpl* param;
+  TensorImpl* grad;
+  std::array<TensorImpl*, 3> state{};  // those the kernel updates, in its order
+  // The step counter, when the optimizer keeps one: advanced by one.
+  Tensor* step = nullptr;
+  TensorImpl* step_impl = nullptr;
+};
+
+// The tensors of one kernel call: params of one device, dtype and kind.
+struct FusedLaunch {
+  Device device;
+  Dtype dtype;
+  int kind;  // optimizer-defined (SGD: a first step, whose momentum starts from the grad)
+  std::vector<FusedTensor> tensors;
+  std::vector<std::size_t> members;  // the position in `params` of each tensor
+};
+
+// Loads a param's impls (stage 0), their storages and shapes (stage 1)
+// and its step counter's value (stage 2) into cache.
+void prefetch_fused_param(const FusedParam& p, int stage);
+
+// The kernel reads a param's grad and state with the param's layout: each
+// must be a dense tensor of the param's dtype, device and shape.
+inline bool same_layout(const TensorImpl& a, const TensorImpl& b) {
+  return a.dtype == b.dtype && a.layout == Layout::Strided && b.layout == Layout::Strided &&
+         a.storage->device == b.storage->device && a.sizes == b.sizes;
+}
+[[noreturn]] void raise_layout_mismatch(const std::string& optimizer, const TensorImpl& param,
+                                        const TensorImpl& other, const char* what);
+
+// Adds `delta` to the versions of what the kernel writes for `p`.
+inline void bump_versions(const FusedParam& p, bool writes_grads, int64_t delta) {
+  p.param->storage->version += delta;
+  if (writes_grads) p.grad->storage->version += delta;
+  for (const TensorImpl* state : p.state)
+    if (state != nullptr) state->storage->version += delta;
+}
+
+inline void* element_pointer(const TensorImpl& t, std::size_t item) {
+  return static_cast<char*>(t.storage->data) + t.offset * static_cast<int64_t>(item);
+}
+
+// The launches of a fused step: one FusedTensor per param, split by
+// (device, dtype, kind_of(position in params)); the versions of what the
+// kernel will write bumped, step counters advanced and each(position,
+// counter value, tensor) called to fill the optimizer's own fields.
+// A step that raises leaves no trace: what changed before a param failed
+// its checks is undone. `state_names` name the state tensors in errors.
+template <class KindOf, class Each>
+std::vector<FusedLaunch> build_fused_launches(const std::string& optimizer,
+                                              const std::vector<FusedParam>& params,
+                                              const std::array<const char*, 3>& state_names,
+                                              bool writes_grads, KindOf kind_of, Each each) {
+  std::vector<FusedLaunch> launches;
+  // Host counters advanced in the pass, with their old values; counters
+  // that need a tensor op (on a device, or with history) are advanced after it.
+  std::vector<std::pair<const FusedParam*, double>> advanced;
+  std::vector<std::pair<std::size_t, std::size_t>> later;  // (launch, tensor)
+  std::size_t i = 0;
+  try {
+    for (; i < params.size(); ++i) {
+      for (int stage = 0; stage < 3; ++stage)
+        if (i + (kPrefetchDistance >> stage) < params.size())
+          prefetch_fused_param(params[i + (kPrefetchDistance >> stage)], stage);
+      const FusedParam& p = params[i];
+      const TensorImpl& param = *p.param;
+      const std::size_t item = element_size(param.dtype);
+      if (!same_layout(param, *p.grad)) raise_layout_mismatch(optimizer, param, *p.grad, "grad");
+      FusedTensor t;
+      t.param = element_pointer(param, item);
+      t.grad = element_pointer(*p.grad, item);
+      t.numel = numel_of(param.sizes);
+      for (std::size_t s = 0; s < p.state.size() && p.state[s] != nullptr; ++s) {
+        if (!same_layout(param, *p.state[s]))
+          raise_layout_mismatch(optimizer, param, *p.state[s], state_names[s]);
+        t.state[s] = element_pointer(*p.state[s], item);
+      }
+      const int kind = kind_of(i);
+      const Device& device = param.storage->device;
+      std::size_t b = launches.size();
+      while (b > 0 && !(launches[b - 1].dtype == param.dtype && launches[b - 1].kind == kind &&
+                        launches[b - 1].device == device))
+        --b;
+      if (b == 0) {
+        launches.push_back({device, param.dtype, kind, {}, {}});
+        launches.back().tensors.reserve(params.size());
+        launches.back().members.reserve(params.size());
+        b = launches.size();
+      }
+      FusedLaunch& launch = launches[b - 1];
+      // Changes start here, once the param has passed its checks.
+      bump_versions(p, writes_grads, 1);
+      double previous = 0;
+      std::optional<double> step;
+      if (p.step_impl != nullptr && (step = advance_host_step(*p.step_impl, 1, &previous)))
+        advanced.emplace_back(&p, previous);
+      if (p.step_impl != nullptr && !step) later.emplace_back(b - 1, launch.tensors.size());
+      if (p.step_impl == nullptr || step) each(i, step.value_or(0.0), t);
+      launch.tensors.push_back(t);
+      launch.members.push_back(i);
+    }
+  } catch (...) {
+    for (std::size_t j = 0; j < i; ++j) bump_versions(params[j], writes_grads, -1);
+    for (const auto& [p, previous] : advanced) restore_host_step(*p->step_impl, previous);
+    throw;
+  }
+  for (const auto& [b, j] : later) {
+    const std::size_t k = launches[b].members[j];
+    each(k, advance_step(*params[k].step, 1), launches[b].tensors[j]);
+  }
+  return launches;
+}
+
+}  // namespace descent::optim::detail

@@ -1,0 +1,92 @@
+#include "optim/state_cache.h"
+
+#include <variant>
+
+namespace descent::optim::detail {
+
+namespace {
+std::size_t position_of(const Dict& dict, const std::string& key) {
+  std::size_t i = 0;
+  for (const auto& [k, v] : dict) {
+    const std::string* name = std::get_if<std::string>(&k);
+    if (name && *name == key) return i;
+    ++i;
+  }
+  return i;
+}
+// Keys are short: an inline loop beats a call to memcmp.
+bool same_key(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+
+// Starts loading the dict items an entry will verify: a separate heap block
+// per param, so a miss each unless loaded ahead.
+void prefetch_items(const StateCache::Entry& entry) {
+  if (entry.param == nullptr) return;
+  const char* items = reinterpret_cast<const char*>(&*entry.dict->begin());
+  const std::size_t bytes = entry.dict->size() * sizeof(Dict::Item);
+  for (std::size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(items + offset);
+}
+}  // namespace
+
+std::vector<StateCache::Tensors> StateCache::resolve(OptimizerState& state, std::size_t group_index,
+                                                     const std::vector<ParamRef>& params,
+                                                     const std::vector<std::string>& keys, const Init& init) {
+  if (keys.size() > kMaxKeys)
+    raise<RuntimeError>("StateCache: at most ", kMaxKeys, " state keys, got ", keys.size());
+  if (groups_.size() <= group_index) groups_.resize(group_index + 1);
+  Group& group = groups_[group_index];
+  if (group.generation != state.generation() || group.keys != keys) {
+    group.generation = state.generation();
+    group.keys = keys;
+    group.entries.clear();
+  }
+  if (!params.empty() && group.entries.size() <= params.back().index)
+    group.entries.resize(params.back().index + 1);
+
+  std::vector<Tensors> out(params.size());
+  for (std::size_t k = 0; k < params.size(); ++k) {
+    if (k + kPrefetchDistance < params.size())
+      prefetch_items(group.entries[params[k + kPrefetchDistance].index]);
+    const Tensor& param = *params[k].param;
+    Entry& entry = group.entries[params[k].index];
+    Tensors& tensors = out[k];
+    bool verified = entry.param == param.unsafe_get_impl();
+    if (verified) {
+      auto items = entry.dict->begin();
+      const std::size_t size = entry.dict->size();
+      for (std::size_t j = 0; verified && j < keys.size(); ++j) {
+        const std::size_t at = entry.position[j];
+        const std::string* name = at < size ? std::get_if<std::string>(&items[at].first) : nullptr;
+        verified = name != nullptr && same_key(*name, keys[j]) && items[at].second.is_tensor();
+        if (verified) {
+          tensors.tensor[j] = &items[at].second.to_tensor();
+          tensors.impl[j] = tensors.tensor[j]->unsafe_get_impl();
+        }
+      }
+    }
+    if (verified) continue;
+
+    entry = Entry();
+    Dict& dict = state[param];
+    init(dict, k);
+    bool cacheable = true;
+    for (std::size_t j = 0; j < keys.size(); ++j) {
+      tensors.tensor[j] = &dict.at(keys[j]).to_tensor();
+      tensors.impl[j] = tensors.tensor[j]->unsafe_get_impl();
+      std::size_t at = position_of(dict, keys[j]);
+      cacheable = cacheable && at <= UINT8_MAX;
+      entry.position[j] = static_cast<uint8_t>(at);
+    }
+    if (cacheable) {
+      entry.param = param.unsafe_get_impl();
+      entry.dict = &dict;
+    }
+  }
+  return out;
+}
+
+}  // namespace descent::optim::detail

@@ -1,0 +1,60 @@
+#pragma once
+// Finding each parameter's state tensors quickly, step after step.
+//
+// A fused Adam update of a 100-element tensor costs about 100 ns; finding
+// its state the general way (hash the param, search its dict for each key)
+// cost twice that. The cache remembers, per param of a group, the param's
+// state dict and the position of each key in it. A later step only confirms
+// that the same param is there, that the state was not replaced (its
+// generation) and that each key still sits at its position holding a
+// tensor; whatever fails that check is looked up the general way again.
+// Nothing about the tensors themselves is cached: they are read from the
+// dict every step.
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "optim/common.h"
+
+namespace descent::optim::detail {
+
+class StateCache {
+ public:
+  static constexpr std::size_t kMaxKeys = 4;
+  // One param's state tensors, in key order: references into its dict, and
+  // their impls (read while the dict was in cache, see fused_launch.h).
+  struct Tensors {
+    std::array<Tensor*, kMaxKeys> tensor{};
+    std::array<TensorImpl*, kMaxKeys> impl{};
+  };
+  // Creates what the state of params[k] lacks before its keys are looked up.
+  using Init = std::function<void(Dict& state, std::size_t k)>;
+
+  // The state tensors named by `keys` for each of `params` (the params of
+  // the group at `group_index` that take part in this step). Params whose
+  // cached positions do not verify run `init` on their dict, then their
+  // keys are looked up: a missing key raises KeyError, a value that is not a
+  // tensor TypeError.
+  std::vector<Tensors> resolve(OptimizerState& state, std::size_t group_index,
+                               const std::vector<ParamRef>& params, const std::vector<std::string>& keys,
+                               const Init& init);
+
+ public:
+  struct Entry {
+    const TensorImpl* param = nullptr;  // null: nothing cached
+    Dict* dict = nullptr;
+    std::array<uint8_t, kMaxKeys> position{};
+  };
+
+ private:
+  struct Group {
+    uint64_t generation = 0;
+    std::vector<std::string> keys;
+    std::vector<Entry> entries;  // by index in group.params
+  };
+  std::vector<Group> groups_;
+};
+
+}  // namespace descent::optim::detail
