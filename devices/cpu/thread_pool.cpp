@@ -1,6 +1,7 @@
 #include "devices/cpu/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -16,6 +17,32 @@ namespace {
 // Set on pool workers, and on the caller while it runs a job: nested
 // parallel_for calls then run serially instead of waiting on a busy pool.
 thread_local bool in_parallel_region = false;
+
+// How long a thread polls before it sleeps on a condition variable. Waking
+// a sleeping thread takes tens of microseconds (more on a virtual machine),
+// longer than a whole small job; a training loop calls parallel_for again
+// well within this, so workers stay awake between the steps' jobs (as
+// OpenMP runtimes' spin-wait does).
+constexpr auto kSpinTime = std::chrono::microseconds(2000);
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Polls `ready` until it holds or kSpinTime has passed; returns whether it held.
+template <class Ready>
+bool spin_until(Ready ready) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpinTime;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (ready()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+  }
+}
 }  // namespace
 
 ThreadPool::ThreadPool(int num_threads) {
@@ -53,6 +80,9 @@ void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
+    lock.unlock();
+    spin_until([&] { return stop_ || generation_.load(std::memory_order_acquire) != seen; });
+    lock.lock();
     wake_.wait(lock, [&] { return stop_ || (open_ && generation_ != seen); });
     if (stop_) return;
     seen = generation_;
@@ -86,10 +116,14 @@ bool ThreadPool::try_run(int64_t ntasks, const std::function<void(int64_t)>& tas
   in_parallel_region = was_nested;
   std::exception_ptr error;
   {
+    spin_until([&] { return completed_.load(std::memory_order_acquire) == ntasks; });
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [&] { return completed_.load() == ntasks; });
     // No worker may still hold this job when the next one reuses next_.
     open_ = false;
+    lock.unlock();
+    spin_until([&] { return active_.load(std::memory_order_acquire) == 0; });
+    lock.lock();
     done_.wait(lock, [&] { return active_ == 0; });
     task_ = nullptr;
     error = error_;

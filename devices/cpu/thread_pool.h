@@ -35,10 +35,11 @@ class ThreadPool {
   // The current job; written under mutex_ while no worker is inside it.
   const std::function<void(int64_t)>* task_ = nullptr;
   int64_t ntasks_ = 0;
-  uint64_t generation_ = 0;
+  // Also read without the lock by workers spinning for the next job.
+  std::atomic<uint64_t> generation_{0};
   bool open_ = false;  // workers may still join the current job
-  int active_ = 0;     // workers inside the current job
-  bool stop_ = false;
+  std::atomic<int> active_{0};  // workers inside the current job
+  std::atomic<bool> stop_{false};
   std::atomic<int64_t> next_{0}, completed_{0};
   std::exception_ptr error_;
 };
