@@ -76,6 +76,8 @@ std::vector<StateCache::Tensors> prepare(Optimizer& opt, StateCache& cache, std:
   auto init = [&](Dict& st, std::size_t k) {
     const Tensor& param = *params[k].param;
     if (st.empty()) {
+      // Checked here, as PyTorch does: a param is checked once, when its state starts.
+      if (fused) check_fused_param(opt.name(), *params[k].param_impl);
       st.set("step", new_step_counter(param, fused));
       st.set("exp_avg", zeros_like(param));
       st.set("exp_avg_sq", zeros_like(param));
@@ -319,7 +321,6 @@ void Adam::step_group(ParamGroup& group) {
         name(),
         ": If capturable=True, params and state_steps must be on supported devices: ['cuda']; "
         "CPU tensors cannot be captured");
-  if (impl == Implementation::Fused) check_fused_params(name(), params);
   std::vector<StateCache::Tensors> state =
       prepare(*this, state_cache(), group_index(*this, group), params, h, impl == Implementation::Fused);
   if (h.differentiable)

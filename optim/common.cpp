@@ -169,14 +169,17 @@ Tensor maybe_negate(const Tensor& grad, bool maximize) {
 
 Tensor as_real(const Tensor& t) { return t.is_complex() ? view_as_real(t) : t; }
 
+void check_fused_param(const std::string& opt, const TensorImpl& param) {
+  if (is_floating_point(param.dtype)) return;
+  const Device device = param.layout == Layout::Strided ? param.storage->device : param.sparse_values.device();
+  raise<RuntimeError>(opt,
+                      ": `fused=True` requires all the params to be floating point Tensors of supported devices: "
+                      "['cpu', 'cuda'] but ",
+                      to_string(param.dtype), " and ", device.str());
+}
+
 void check_fused_params(const std::string& opt, const std::vector<ParamRef>& params) {
-  for (const ParamRef& r : params)
-    if (!r.param->is_floating_point())
-      raise<RuntimeError>(
-          opt,
-          ": `fused=True` requires all the params to be floating point Tensors of supported devices: "
-          "['cpu', 'cuda'] but ",
-          to_string(r.param->dtype()), " and ", r.param->device().str());
+  for (const ParamRef& r : params) check_fused_param(opt, *r.param_impl);
 }
 
 void check_no_amp_inputs(const Optimizer& optimizer) {

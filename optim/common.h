@@ -115,6 +115,7 @@ Tensor maybe_negate(const Tensor& grad, bool maximize);
 Tensor as_real(const Tensor& t);
 
 // fused=True requires floating-point params on a fused-capable device.
+void check_fused_param(const std::string& optimizer, const TensorImpl& param);
 void check_fused_params(const std::string& optimizer, const std::vector<ParamRef>& params);
 // The grad_scale / found_inf contract of §9.2 for the non-fused paths.
 void check_no_amp_inputs(const Optimizer& optimizer);

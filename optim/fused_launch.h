@@ -41,9 +41,14 @@ void prefetch_fused_param(const FusedParam& p, int stage);
 
 // The kernel reads a param's grad and state with the param's layout: each
 // must be a dense tensor of the param's dtype, device and shape.
+// (Shapes are compared inline: a call to memcmp per tensor shows.)
 inline bool same_layout(const TensorImpl& a, const TensorImpl& b) {
-  return a.dtype == b.dtype && a.layout == Layout::Strided && b.layout == Layout::Strided &&
-         a.storage->device == b.storage->device && a.sizes == b.sizes;
+  if (a.dtype != b.dtype || a.layout != Layout::Strided || b.layout != Layout::Strided ||
+      a.storage->device != b.storage->device || a.sizes.size() != b.sizes.size())
+    return false;
+  for (std::size_t d = 0; d < a.sizes.size(); ++d)
+    if (a.sizes[d] != b.sizes[d]) return false;
+  return true;
 }
 [[noreturn]] void raise_layout_mismatch(const std::string& optimizer, const TensorImpl& param,
                                         const TensorImpl& other, const char* what);
@@ -84,6 +89,7 @@ std::vector<FusedLaunch> build_fused_launches(const std::string& optimizer,
           prefetch_fused_param(params[i + (kPrefetchDistance >> stage)], stage);
       const FusedParam& p = params[i];
       const TensorImpl& param = *p.param;
+      check_fused_param(optimizer, param);
       const std::size_t item = element_size(param.dtype);
       if (!same_layout(param, *p.grad)) raise_layout_mismatch(optimizer, param, *p.grad, "grad");
       FusedTensor t;
