@@ -21,16 +21,14 @@ bool same_key(const std::string& a, const std::string& b) {
     if (a[i] != b[i]) return false;
   return true;
 }
+}  // namespace
 
-// Starts loading the dict items an entry will verify: a separate heap block
-// per param, so a miss each unless loaded ahead.
-void prefetch_items(const StateCache::Entry& entry) {
-  if (entry.param == nullptr) return;
+void StateCache::prefetch_items(const Entry& entry) {
+  if (entry.param == nullptr || entry.dict->empty()) return;
   const char* items = reinterpret_cast<const char*>(&*entry.dict->begin());
   const std::size_t bytes = entry.dict->size() * sizeof(Dict::Item);
   for (std::size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(items + offset);
 }
-}  // namespace
 
 std::vector<StateCache::Tensors> StateCache::resolve(OptimizerState& state, std::size_t group_index,
                                                      const std::vector<ParamRef>& params,

@@ -41,14 +41,16 @@ class StateCache {
                                const std::vector<ParamRef>& params, const std::vector<std::string>& keys,
                                const Init& init);
 
- public:
+ private:
   struct Entry {
     const TensorImpl* param = nullptr;  // null: nothing cached
     Dict* dict = nullptr;
     std::array<uint8_t, kMaxKeys> position{};
   };
+  // Starts loading the dict items an entry will verify: a heap block of its
+  // own per param, so a cache miss each unless loaded ahead.
+  static void prefetch_items(const Entry& entry);
 
- private:
   struct Group {
     uint64_t generation = 0;
     std::vector<std::string> keys;
