@@ -1,6 +1,7 @@
 #include "optim/common.h"
 
 #include <cmath>
+#include <cstddef>
 
 #include "descent/autograd/autograd_meta.h"
 #include "descent/autograd/grad_mode.h"
@@ -75,7 +76,17 @@ std::vector<ParamRef> params_with_grad(Optimizer& optimizer, ParamGroup& group,
                                        const std::string& sparse_error) {
   std::vector<ParamRef> refs;
   refs.reserve(group.params.size());
-  for (std::size_t i = 0; i < group.params.size(); ++i) {
+  const std::size_t n = group.params.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    // Each grad is three dependent loads away (impl, autograd meta, grad
+    // impl): load them a few params ahead (see fused_launch.h).
+    if (i + kPrefetchDistance < n) {
+      const char* impl = reinterpret_cast<const char*>(group.params[i + kPrefetchDistance].unsafe_get_impl());
+      __builtin_prefetch(impl + offsetof(TensorImpl, autograd_meta));
+    }
+    if (i + kPrefetchDistance / 2 < n)
+      if (const TensorImpl* impl = group.params[i + kPrefetchDistance / 2].unsafe_get_impl())
+        __builtin_prefetch(impl->autograd_meta.get());
     Tensor& p = group.params[i];
     const Tensor& g = p.grad();
     if (!g.defined()) continue;
