@@ -80,10 +80,9 @@ std::vector<ParamRef> params_with_grad(Optimizer& optimizer, ParamGroup& group,
   for (std::size_t i = 0; i < n; ++i) {
     // Each grad is three dependent loads away (impl, autograd meta, grad
     // impl): load them a few params ahead (see fused_launch.h).
-    if (i + kPrefetchDistance < n) {
-      const char* impl = reinterpret_cast<const char*>(group.params[i + kPrefetchDistance].unsafe_get_impl());
-      __builtin_prefetch(impl + offsetof(TensorImpl, autograd_meta));
-    }
+    if (i + kPrefetchDistance < n)
+      if (const TensorImpl* impl = group.params[i + kPrefetchDistance].unsafe_get_impl())
+        __builtin_prefetch(reinterpret_cast<const char*>(impl) + offsetof(TensorImpl, autograd_meta));
     if (i + kPrefetchDistance / 2 < n)
       if (const TensorImpl* impl = group.params[i + kPrefetchDistance / 2].unsafe_get_impl())
         __builtin_prefetch(impl->autograd_meta.get());

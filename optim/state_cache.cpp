@@ -52,7 +52,7 @@ std::vector<StateCache::Tensors> StateCache::resolve(OptimizerState& state, std:
     const Tensor& param = *params[k].param;
     Entry& entry = group.entries[params[k].index];
     Tensors& tensors = out[k];
-    bool verified = entry.param == param.unsafe_get_impl();
+    bool verified = entry.param != nullptr && entry.param == param.unsafe_get_impl();
     if (verified) {
       auto items = entry.dict->begin();
       const std::size_t size = entry.dict->size();
