@@ -117,11 +117,14 @@ std::vector<FusedLaunch> build_fused_launches(const std::string& optimizer,
       // Changes start here, once the param has passed its checks.
       bump_versions(p, writes_grads, 1);
       double previous = 0;
-      std::optional<double> step;
-      if (p.step_impl != nullptr && (step = advance_host_step(*p.step_impl, 1, &previous)))
+      if (p.step_impl == nullptr) {
+        each(i, 0.0, t);
+      } else if (std::optional<double> step = advance_host_step(*p.step_impl, 1, &previous)) {
         advanced.emplace_back(&p, previous);
-      if (p.step_impl != nullptr && !step) later.emplace_back(b - 1, launch.tensors.size());
-      if (p.step_impl == nullptr || step) each(i, step.value_or(0.0), t);
+        each(i, *step, t);
+      } else {
+        later.emplace_back(b - 1, launch.tensors.size());
+      }
       launch.tensors.push_back(t);
       launch.members.push_back(i);
     }

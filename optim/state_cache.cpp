@@ -5,21 +5,22 @@
 namespace descent::optim::detail {
 
 namespace {
-std::size_t position_of(const Dict& dict, const std::string& key) {
-  std::size_t i = 0;
-  for (const auto& [k, v] : dict) {
-    const std::string* name = std::get_if<std::string>(&k);
-    if (name && *name == key) return i;
-    ++i;
-  }
-  return i;
-}
 // Keys are short: an inline loop beats a call to memcmp.
 bool same_key(const std::string& a, const std::string& b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)
     if (a[i] != b[i]) return false;
   return true;
+}
+
+std::size_t position_of(const Dict& dict, const std::string& key) {
+  std::size_t i = 0;
+  for (const auto& [k, v] : dict) {
+    const std::string* name = std::get_if<std::string>(&k);
+    if (name && same_key(*name, key)) return i;
+    ++i;
+  }
+  return i;
 }
 }  // namespace
 
