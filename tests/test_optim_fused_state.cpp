@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <functional>
+#include <tuple>
 
+#include "descent/autograd/autograd.h"
 #include "optim_registry.h"
 
 using namespace descent;
@@ -233,6 +235,44 @@ TEST_CASE("test_fused_state_changes: state that does not fit the param raises") 
       // Nothing changed: not the step counters, not the versions.
       if (const Value* step = st->find("step")) CHECK(step->to_double() == 1.0);
       CHECK(run.params[0]._version() == version);
+    }
+  }
+}
+
+// Changes to a param after its state started are checked at every step; a
+// param that fails leaves the params before it untouched too (their
+// versions and step counters go back).
+TEST_CASE("test_fused_state_changes: a param changed under its grad and state raises") {
+  for (const OptimizerInfo& info : rows_for("test_fused_state_changes")) {
+    if (!info.supports("fused")) continue;
+    Dict config{{"fused", true}};
+    if (info.name == "SGD") config.set("momentum", 0.9);
+    INFO(info.name);
+    for (const auto& [what, change, fragment] :
+         std::vector<std::tuple<std::string, std::function<void(Tensor&)>, std::string>>{
+             {"shape", [](Tensor& p) { autograd::set_data(p, zeros({5}, {.dtype = kFloat64})); },
+              "`fused=True` needs each param's grad to be a dense tensor of the param's dtype, shape and "
+              "device"},
+             {"dtype",
+              [](Tensor& p) {
+                p.requires_grad_(false);
+                autograd::set_data(p, zeros(p.sizes(), {.dtype = kInt64}));
+              },
+              "`fused=True` requires all the params to be floating point Tensors"}}) {
+      INFO(what);
+      Run run = make_run(info, config, true);
+      for (Tensor& p : run.params) p.set_grad(ones_like(p));
+      run.opt->step();
+      change(run.params[1]);
+      Tensor before = run.params[0].detach().clone();
+      const int64_t version = run.params[0]._version();
+      std::string message = error_of([&] { run.opt->step(); });
+      CHECK(message.rfind("RuntimeError: ", 0) == 0);
+      CHECK_MESSAGE(message.find(fragment) != std::string::npos, message);
+      CHECK(mismatch(run.params[0].detach(), before, {0, 0}).empty());
+      CHECK(run.params[0]._version() == version);
+      if (const Value* step = run.opt->state().find(run.params[0])->find("step"))
+        CHECK(step->to_double() == 1.0);
     }
   }
 }
