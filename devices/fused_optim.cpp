@@ -17,4 +17,9 @@ void Backend::fused_sgd(Dtype, const std::vector<FusedTensor>&, const FusedSgdAr
                              "; use fused=false (the forloop or foreach implementation)");
 }
 
+void Backend::fused_pointwise(Dtype, const std::vector<FusedTensor>&, const FusedPointwiseArgs&) {
+  raise<NotImplementedError>("fused pointwise optimizer kernels are not implemented on device type ",
+                             device_name(type()), "; use fused=false (the forloop or foreach implementation)");
+}
+
 }  // namespace descent

@@ -20,7 +20,7 @@ namespace descent::optim::detail {
 struct FusedParam {
   TensorImpl* param;
   TensorImpl* grad;
-  std::array<TensorImpl*, 3> state{};  // those the kernel updates, in its order
+  std::array<TensorImpl*, kMaxFusedState> state{};  // those the kernel updates, in its slot order (null: absent)
   // The step counter, when the optimizer keeps one: advanced by one.
   Tensor* step = nullptr;
   TensorImpl* step_impl = nullptr;
@@ -74,7 +74,7 @@ inline void* element_pointer(const TensorImpl& t, std::size_t item) {
 template <class KindOf, class Each>
 std::vector<FusedLaunch> build_fused_launches(const std::string& optimizer,
                                               const std::vector<FusedParam>& params,
-                                              const std::array<const char*, 3>& state_names,
+                                              const std::array<const char*, kMaxFusedState>& state_names,
                                               bool writes_grads, KindOf kind_of, Each each) {
   std::vector<FusedLaunch> launches;
   // Host counters advanced in the pass, with their old values; counters
@@ -96,7 +96,8 @@ std::vector<FusedLaunch> build_fused_launches(const std::string& optimizer,
       t.param = element_pointer(param, item);
       t.grad = element_pointer(*p.grad, item);
       t.numel = numel_of(param.sizes);
-      for (std::size_t s = 0; s < p.state.size() && p.state[s] != nullptr; ++s) {
+      for (std::size_t s = 0; s < p.state.size(); ++s) {
+        if (p.state[s] == nullptr) continue;
         if (!same_layout(param, *p.state[s]))
           raise_layout_mismatch(optimizer, param, *p.state[s], state_names[s]);
         t.state[s] = element_pointer(*p.state[s], item);

@@ -7,77 +7,30 @@
 #include <optional>
 #include <set>
 
+#include "descent/optim/adadelta.h"
+#include "descent/optim/adagrad.h"
 #include "descent/optim/adam.h"
+#include "descent/optim/adamax.h"
+#include "descent/optim/asgd.h"
+#include "descent/optim/nadam.h"
+#include "descent/optim/radam.h"
+#include "descent/optim/rmsprop.h"
+#include "descent/optim/rprop.h"
 #include "descent/optim/sgd.h"
+#include "optim/kwargs.h"
 
 namespace descent::optim {
 
 namespace {
 
-// Keyword arguments being bound to one constructor. Whatever no read()
-// consumed is an unexpected keyword, reported as Python's argument binding does.
-class Kwargs {
- public:
-  Kwargs(std::string optimizer, const Dict& kwargs) : optimizer_(std::move(optimizer)), kwargs_(kwargs) {
-    for (const auto& [key, value] : kwargs_)
-      if (!std::holds_alternative<std::string>(key))
-        raise<TypeError>(optimizer_, ".__init__() keywords must be strings, got ", key_to_string(key));
-  }
-
-  void read(const char* key, Value& out) {
-    if (const Value* v = take(key)) out = *v;
-  }
-  void read(const char* key, bool& out) {
-    if (const Value* v = take(key)) {
-      if (!v->is_bool()) wrong_kind(key, *v, "bool");
-      out = v->to_bool();
-    }
-  }
-  // foreach / fused: None, True or False.
-  void read(const char* key, std::optional<bool>& out) {
-    if (const Value* v = take(key)) {
-      if (v->is_none()) {
-        out.reset();
-      } else if (v->is_bool()) {
-        out = v->to_bool();
-      } else {
-        wrong_kind(key, *v, "bool or None");
-      }
-    }
-  }
-  // betas and other pairs: a tuple or list of two numbers or tensors.
-  void read(const char* key, std::array<Value, 2>& out) {
-    if (const Value* v = take(key)) {
-      if (!v->is_list() || v->to_list().items.size() != 2) wrong_kind(key, *v, "a tuple of 2 values");
-      out = {v->to_list().items[0], v->to_list().items[1]};
-    }
-  }
-
-  // Python binds every keyword before the constructor body runs.
-  void finish() const {
-    for (const auto& [key, value] : kwargs_)
-      if (!used_.count(std::get<std::string>(key)))
-        raise<TypeError>(optimizer_, ".__init__() got an unexpected keyword argument '",
-                         std::get<std::string>(key), "'");
-  }
-
- private:
-  const Value* take(const char* key) {
-    const Value* v = kwargs_.find(std::string(key));
-    if (v) used_.insert(key);
-    return v;
-  }
-  [[noreturn]] void wrong_kind(const char* key, const Value& v, const char* wanted) const {
-    raise<TypeError>(optimizer_, ".__init__(): argument '", key, "' must be ", wanted, ", got ",
-                     v.type_name(), " (", v.str(), ")");
-  }
-
-  std::string optimizer_;
-  const Dict& kwargs_;
-  std::set<std::string> used_;
-};
-
+using detail::Kwargs;
 using Builder = std::function<std::unique_ptr<Optimizer>(Params, Kwargs&)>;
+
+// An optimizer whose options struct declares its fields.
+template <class Opt, class Options>
+std::unique_ptr<Optimizer> build(Params params, Kwargs& kw) {
+  return std::make_unique<Opt>(std::move(params), detail::bind_options<Options>(kw));
+}
 
 struct Row {
   const char* name;
@@ -134,6 +87,14 @@ const std::vector<Row>& rows() {
          kw.finish();
          return std::make_unique<AdamW>(std::move(params), o);
        }},
+      {"Adadelta", build<Adadelta, AdadeltaOptions>},
+      {"Adagrad", build<Adagrad, AdagradOptions>},
+      {"Adamax", build<Adamax, AdamaxOptions>},
+      {"ASGD", build<ASGD, ASGDOptions>},
+      {"NAdam", build<NAdam, NAdamOptions>},
+      {"RAdam", build<RAdam, RAdamOptions>},
+      {"RMSprop", build<RMSprop, RMSpropOptions>},
+      {"Rprop", build<Rprop, RpropOptions>},
   };
   return table;
 }

@@ -22,7 +22,8 @@ namespace descent::optim::detail {
 
 class StateCache {
  public:
-  static constexpr std::size_t kMaxKeys = 4;
+  // A step counter, a fused kernel's state slots and two host scalars.
+  static constexpr std::size_t kMaxKeys = 1 + kMaxFusedState + 2;
   // One param's state tensors, in key order: references into its dict, and
   // their impls (read while the dict was in cache, see fused_launch.h).
   struct Tensors {

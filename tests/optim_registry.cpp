@@ -8,14 +8,16 @@
 
 namespace descent::testing {
 
-namespace {
-
 Tensor sample_param() { return randn({1, 1}).requires_grad_(); }
 Params one_param() { return Params{sample_param()}; }
 
 Dict with(Dict kwargs, const std::string& key, Value value) {
   kwargs.set(key, std::move(value));
   return kwargs;
+}
+
+Tensor state_tensor(const Shape& shape, Generator& gen) {
+  return rand(shape, {.dtype = kFloat64}, &gen).requires_grad_();
 }
 
 // Sets a sparse grad on every param of the optimizer (for step-time errors).
@@ -48,6 +50,8 @@ std::vector<ErrorInput> fused_flag_errors() {
        }},
   };
 }
+
+namespace {
 
 std::vector<ErrorInput> sgd_error_inputs() {
   std::vector<ErrorInput> errors{
@@ -137,9 +141,6 @@ std::vector<Dict> adam_inputs(Dtype dtype, bool is_adamw) {
 }
 
 // State tensors a differentiable step is checked through (they require grad).
-Tensor state_tensor(const Shape& shape, Generator& gen) {
-  return rand(shape, {.dtype = kFloat64}, &gen).requires_grad_();
-}
 
 Dict sgd_differentiable_state(const Shape& shape, Generator& gen) {
   return Dict{{"momentum_buffer", state_tensor(shape, gen)}};
@@ -174,6 +175,7 @@ const std::vector<OptimizerInfo>& optim_db() {
         {{"lr", 0.9}, {"momentum", 0.9}, {"dampening", 0.2}},
         {{"lr", 0.9}, {"momentum", 0.9}, {"nesterov", true}, {"weight_decay", 0.1}, {"maximize", true}}};
     sgd.differentiable_state = sgd_differentiable_state;
+    sgd.stateful_config = Dict{{"momentum", 0.9}};
     rows.push_back(sgd);
 
     OptimizerInfo adam;
@@ -183,6 +185,8 @@ const std::vector<OptimizerInfo>& optim_db() {
     adam.supported_impls = {"foreach", "fused", "differentiable"};
     adam.fused_dtypes = fused_dtypes;
     adam.has_capturable_arg = true;
+    adam.foreach_rejects_tensor_lr = true;
+    adam.fused_step_is_float32 = true;
     adam.has_step_state = true;
     adam.not_og_supported_flags = {"foreach",    "differentiable", "maximize",
                                    "capturable", "fused",          "decoupled_weight_decay"};
@@ -201,6 +205,7 @@ const std::vector<OptimizerInfo>& optim_db() {
          "AdamW.__init__() got an unexpected keyword argument 'decoupled_weight_decay'"});
     adamw.not_og_supported_flags = {"foreach", "differentiable", "maximize", "capturable", "fused"};
     rows.push_back(adamw);
+    add_pointwise_rows(rows);
     return rows;
   }();
   return db;
@@ -322,7 +327,7 @@ std::vector<Dict> expanded_configs(const OptimizerInfo& info, Dtype dtype,
       if (f == "fused" && !fused_ok) continue;
       // Adam rejects a tensor lr with foreach on the CPU (not capturable).
       const Value* lr = config.find("lr");
-      if (f == "foreach" && lr && lr->is_tensor() && info.has_capturable_arg) continue;
+      if (f == "foreach" && lr && lr->is_tensor() && info.foreach_rejects_tensor_lr) continue;
       out.push_back(with(base, f, true));
     }
   }

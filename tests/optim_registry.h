@@ -58,6 +58,13 @@ struct OptimizerInfo {
   bool step_requires_closure = false;
   bool supports_param_groups = true;
   bool has_capturable_arg = false;
+  // Adam/AdamW reject a tensor lr with foreach=True unless capturable.
+  bool foreach_rejects_tensor_lr = false;
+  // fused=True keeps `step` in float32 whatever the default dtype (Adam's
+  // fused kernels); the others keep the forloop's counter.
+  bool fused_step_is_float32 = false;
+  // Options under which a step creates state (SGD: momentum).
+  Dict stateful_config;
   // Whether per-parameter state holds a `step` counter.
   bool has_step_state = false;
   // metadata_for_sparse: kwargs for test_rosenbrock_sparse (empty: no sparse support).
@@ -78,6 +85,17 @@ struct OptimizerInfo {
 };
 
 const std::vector<OptimizerInfo>& optim_db();
+// The rows of the pointwise optimizers (tests/optim_info_pointwise.cpp).
+void add_pointwise_rows(std::vector<OptimizerInfo>& rows);
+
+// Shared by the rows' files: one 1x1 float32 param; grads for step errors;
+// the errors of the implementation flags; a float64 state tensor that
+// requires grad (differentiable tests).
+Tensor sample_param();
+void sparse_grads(Optimizer& opt);
+void dense_grads(Optimizer& opt);
+std::vector<ErrorInput> fused_flag_errors();
+Tensor state_tensor(const Shape& shape, Generator& gen);
 // The rows a test runs for: those whose `skips` do not name it.
 std::vector<std::reference_wrapper<const OptimizerInfo>> rows_for(const std::string& test);
 // The errors every optimizer shares (optimizers.md §16), then the row's own.

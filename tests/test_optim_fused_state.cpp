@@ -209,8 +209,8 @@ TEST_CASE("test_fused_state_changes: options changed between steps") {
 TEST_CASE("test_fused_state_changes: state that does not fit the param raises") {
   for (const OptimizerInfo& info : rows_for("test_fused_state_changes")) {
     if (!info.supports("fused")) continue;
-    Dict config{{"fused", true}};
-    if (info.name == "SGD") config.set("momentum", 0.9);
+    Dict config = info.stateful_config;
+    config.set("fused", true);
     INFO(info.name);
     for (const auto& [what, replacement] :
          std::vector<std::pair<std::string, std::function<Tensor(const Tensor&)>>>{
@@ -245,8 +245,8 @@ TEST_CASE("test_fused_state_changes: state that does not fit the param raises") 
 TEST_CASE("test_fused_state_changes: a param changed under its grad and state raises") {
   for (const OptimizerInfo& info : rows_for("test_fused_state_changes")) {
     if (!info.supports("fused")) continue;
-    Dict config{{"fused", true}};
-    if (info.name == "SGD") config.set("momentum", 0.9);
+    Dict config = info.stateful_config;
+    config.set("fused", true);
     INFO(info.name);
     for (const auto& [what, change, fragment] :
          std::vector<std::tuple<std::string, std::function<void(Tensor&)>, std::string>>{

@@ -32,9 +32,14 @@ std::string lower(std::string s) {
 
 struct Impl {
   const char* name;
-  const char* flag;  // nullptr: the forloop (no flag given)
+  const char* flag;  // the flag set True; nullptr: none
+  bool explicit_forloop;  // foreach=False, fused=False given
 };
-constexpr Impl kImpls[] = {{"forloop", nullptr}, {"foreach", "foreach"}, {"fused", "fused"}};
+// "default" gives no flag: the fastest path bit-identical to the forloop.
+constexpr Impl kImpls[] = {{"forloop", nullptr, true},
+                           {"default", nullptr, false},
+                           {"foreach", "foreach", false},
+                           {"fused", "fused", false}};
 
 // Largest relative deviation per optimizer/implementation/dtype, printed once.
 std::map<std::string, double>& deviations() {
@@ -50,9 +55,17 @@ void replay(const OptimizerInfo& info, const FixtureCase& c, const Impl& impl) {
     if (std::string(impl.flag) == "fused" && !is_floating_point(dtype)) return;
     // PyTorch itself rejects a tensor lr with foreach=True on the CPU for Adam.
     const Value* lr = kwargs.find("lr");
-    if (std::string(impl.flag) == "foreach" && lr && lr->is_tensor() && info.has_capturable_arg) return;
+    if (std::string(impl.flag) == "foreach" && lr && lr->is_tensor() && info.foreach_rejects_tensor_lr) return;
     kwargs.set(impl.flag, true);
   }
+  if (impl.explicit_forloop) {
+    if (info.supports("foreach")) kwargs.set("foreach", false);
+    if (info.supports("fused")) kwargs.set("fused", false);
+  }
+  // Where PyTorch's foreach takes another op sequence, the fixture holds
+  // its own trajectory under foreach_ keys.
+  const bool own_foreach = impl.flag && std::string(impl.flag) == "foreach" && c.has("foreach_param1_0");
+  const std::string prefix = own_foreach ? "foreach_" : "";
   INFO(c.name, " ", impl.name);
   std::vector<Tensor> params{c.tensor("init0").clone().requires_grad_(),
                              c.tensor("init1").clone().requires_grad_()};
@@ -60,7 +73,7 @@ void replay(const OptimizerInfo& info, const FixtureCase& c, const Impl& impl) {
   Tolerance tol = golden_tolerance(dtype);
   double& worst = deviations()[info.name + " " + impl.name + " " + to_string(dtype)];
   int step = 1;
-  for (; c.has("param" + std::to_string(step) + "_0"); ++step) {
+  for (; c.has(prefix + "param" + std::to_string(step) + "_0"); ++step) {
     for (std::size_t i = 0; i < params.size(); ++i) {
       std::string key = "grad" + std::to_string(step) + "_" + std::to_string(i);
       if (c.has(key)) {
@@ -71,7 +84,7 @@ void replay(const OptimizerInfo& info, const FixtureCase& c, const Impl& impl) {
     }
     opt->step();
     for (std::size_t i = 0; i < params.size(); ++i) {
-      const Tensor& expected = c.tensor("param" + std::to_string(step) + "_" + std::to_string(i));
+      const Tensor& expected = c.tensor(prefix + "param" + std::to_string(step) + "_" + std::to_string(i));
       INFO("step ", step, " param ", i);
       std::string diff = mismatch(params[i].detach(), expected, tol);
       CHECK_MESSAGE(diff.empty(), diff);
@@ -81,12 +94,12 @@ void replay(const OptimizerInfo& info, const FixtureCase& c, const Impl& impl) {
   CHECK(step > 1);
   // Final state: the same tensor entries, equal values.
   for (std::size_t i = 0; i < params.size(); ++i) {
-    std::string prefix = "state" + std::to_string(i) + "_";
+    std::string state_prefix = prefix + "state" + std::to_string(i) + "_";
     std::size_t expected_entries = 0;
     for (const auto& [key, expected] : c.tensors) {
-      if (key.rfind(prefix, 0) != 0) continue;
+      if (key.rfind(state_prefix, 0) != 0) continue;
       ++expected_entries;
-      std::string name = key.substr(prefix.size());
+      std::string name = key.substr(state_prefix.size());
       INFO("state of param ", i, ": ", name);
       const Dict* state = opt->state().find(params[i]);
       REQUIRE(state != nullptr);

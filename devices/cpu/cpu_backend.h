@@ -25,6 +25,8 @@ class CpuBackend final : public Backend {
               bool broadcast_a, bool broadcast_c) override;
   void fused_adam(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedAdamArgs& args) override;
   void fused_sgd(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedSgdArgs& args) override;
+  void fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& tensors,
+                       const FusedPointwiseArgs& args) override;
   void synchronize() override {}
 };
 

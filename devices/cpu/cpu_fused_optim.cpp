@@ -9,58 +9,13 @@
 #include "descent/devices/parallel.h"
 #include "descent/error.h"
 #include "devices/cpu/cpu_backend.h"
+#include "devices/cpu/fused_chunks.h"
 #include "devices/fused_optim_math.h"
 
 namespace descent {
 
 namespace {
-struct Chunk {
-  std::size_t tensor;
-  int64_t begin, end;
-};
-
-std::vector<Chunk> make_chunks(const std::vector<FusedTensor>& tensors) {
-  constexpr int64_t kChunk = 16384;
-  std::vector<Chunk> chunks;
-  for (std::size_t t = 0; t < tensors.size(); ++t)
-    for (int64_t b = 0; b < tensors[t].numel; b += kChunk)
-      chunks.push_back({t, b, std::min(tensors[t].numel, b + kChunk)});
-  return chunks;
-}
-
-// Runs body(tensor, begin, end) over every chunk; chunks are grouped so each
-// thread gets about kGrainSize elements of work.
-template <typename Body>
-void for_each_chunk(const std::vector<FusedTensor>& tensors, Body&& body) {
-  std::vector<Chunk> chunks = make_chunks(tensors);
-  int64_t total = 0;
-  for (const auto& t : tensors) total += t.numel;
-  auto n = static_cast<int64_t>(chunks.size());
-  int64_t grain = total > kGrainSize ? 1 : n;
-  parallel_for(0, n, std::max<int64_t>(grain, 1), [&](int64_t lo, int64_t hi) {
-    for (int64_t c = lo; c < hi; ++c) body(tensors[chunks[c].tensor], chunks[c].begin, chunks[c].end);
-  });
-}
-
-// Calls fn(std::bool_constant<b>{}...) for the runtime values b.
-template <class Fn>
-void with_constants(Fn&& fn) {
-  fn();
-}
-template <class Fn, class... Bools>
-void with_constants(Fn&& fn, bool first, Bools... rest) {
-  if (first)
-    with_constants([&](auto... c) { fn(std::true_type{}, c...); }, rest...);
-  else
-    with_constants([&](auto... c) { fn(std::false_type{}, c...); }, rest...);
-}
-
-// Element `begin` of a kernel array; an absent state array stays null.
-template <class S>
-S* element(void* base, int64_t begin) {
-  return base ? static_cast<S*>(base) + begin : nullptr;
-}
-
+using namespace cpu_fused;
 // The loops take their arrays as __restrict parameters: param, grad and state
 // never overlap, and without the promise the compiler would need more
 // run-time alias checks than it is willing to emit.
@@ -98,16 +53,6 @@ void sgd_kernel(const std::vector<FusedTensor>& tensors, const FusedSgdArgs& arg
   });
 }
 
-template <typename Fn>
-void dispatch_floating(const char* op, Dtype dtype, Fn&& fn) {
-  switch (dtype) {
-    case kFloat32: return fn(float{});
-    case kFloat64: return fn(double{});
-    case kFloat16: return fn(Half{});
-    case kBFloat16: return fn(BFloat16{});
-    default: raise<TypeError>(op, ": fused kernels support floating point params only, got ", to_string(dtype));
-  }
-}
 }  // namespace
 
 void CpuBackend::fused_adam(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedAdamArgs& args) {

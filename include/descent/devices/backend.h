@@ -82,16 +82,23 @@ struct ReduceArgs {
   double p = 2.0;                         // NormP exponent
 };
 
+// The sizes of a fused launch's fixed arrays: state buffers per tensor, the
+// kernel's per-group scalars and its per-tensor scalars.
+inline constexpr std::size_t kMaxFusedState = 3;
+inline constexpr std::size_t kMaxFusedScalars = 8;
+inline constexpr std::size_t kMaxFusedTensorScalars = 6;
+
 // One tensor of a fused optimizer update: its param, grad and up to three
 // state buffers (all numel elements of the same dtype), plus the per-tensor
 // scalars the host computed once for this step.
 struct FusedTensor {
   void* param = nullptr;
   void* grad = nullptr;
-  std::array<void*, 3> state{};
+  std::array<void*, kMaxFusedState> state{};
   int64_t numel = 0;
   double step_size = 0.0;              // Adam: lr / bias_correction1
   double bias_correction2_sqrt = 1.0;  // Adam: sqrt(1 - beta2^step)
+  std::array<double, kMaxFusedTensorScalars> scalars{};  // a pointwise kernel's, from this tensor's step
 };
 
 // AMP inputs (optimizer-base.md §9.2), on the kernel's device; null when absent.
@@ -110,6 +117,16 @@ struct FusedSgdArgs {
   double lr = 1e-3, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
   bool nesterov = false, maximize = false;
   bool is_first_step = false;  // momentum buffers are initialised from the grad
+  AmpInputs amp;
+};
+
+// A fused pointwise update: `kernel` is a position in the kernel list of
+// devices/optim_math/kernels.h, `flags` its flag bits, `scalars` its
+// per-group scalars (host doubles, rounded to the compute type once).
+struct FusedPointwiseArgs {
+  int kernel = 0;
+  unsigned flags = 0;
+  std::array<double, kMaxFusedScalars> scalars{};
   AmpInputs amp;
 };
 
@@ -143,6 +160,9 @@ class Backend {
   // SGD [momentum_buffer]. A backend without them reports NotImplementedError.
   virtual void fused_adam(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedAdamArgs& args);
   virtual void fused_sgd(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedSgdArgs& args);
+  // Any kernel of the pointwise list, on a whole dtype bucket.
+  virtual void fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& tensors,
+                               const FusedPointwiseArgs& args);
 
   // Wait until all queued work is complete (no-op on the CPU).
   virtual void synchronize() = 0;

@@ -1,0 +1,89 @@
+// The fused pointwise optimizer kernels (every kernel of
+// devices/optim_math/kernels.h): one launch per dtype bucket, one thread per
+// element of all its tensors together, each thread finding its tensor by
+// binary search in the table uploaded once per step. The per-element math is
+// the same header the CPU backend runs, so the results agree bit for bit.
+#include <thrust/for_each.h>
+
+#include <array>
+#include <vector>
+
+#include "devices/cuda/fused_table.h"
+#include "devices/cuda/thrust_backend.h"
+#include "devices/optim_math/kernels.h"
+
+namespace descent::detail::DESCENT_THRUST_NS {
+
+namespace {
+using namespace fused_table;
+
+template <class S>
+struct PointwiseTensor {
+  S* param;
+  S* grad;
+  S* state[kMaxFusedState];
+  int64_t start;
+  math::opmath_t<S> scalars[kMaxFusedTensorScalars];
+};
+
+template <class M, class S>
+struct PointwiseKernel {
+  using T = math::opmath_t<S>;
+  const PointwiseTensor<S>* tensors;
+  int64_t count;
+  T scalars[kMaxFusedScalars];
+  optim_math::Flags flags;
+  bool active[kMaxFusedState];  // which state slots exist under these flags
+  AmpInputs amp;
+
+  DESCENT_HOST_DEVICE void operator()(int64_t i) const {
+    // found_inf is one flag for the whole bucket: a skipped step touches nothing.
+    if (amp.found_inf != nullptr && *amp.found_inf != 0.0f) return;
+    const PointwiseTensor<S>& t = tensors[find_tensor(tensors, count, i)];
+    const int64_t j = i - t.start;
+    T p = math::convert<T>(t.param[j]);
+    T g = math::convert<T>(t.grad[j]);
+    if (amp.grad_scale != nullptr) {
+      g = g / static_cast<T>(*amp.grad_scale);
+      t.grad[j] = math::convert<S>(g);
+    }
+    T s[kMaxFusedState] = {};
+    for (int k = 0; k < M::kSlots; ++k)
+      if (active[k]) s[k] = math::convert<T>(t.state[k][j]);
+    M::update(flags, scalars, t.scalars, p, g, s);
+    t.param[j] = math::convert<S>(p);
+    for (int k = 0; k < M::kSlots; ++k)
+      if (active[k]) t.state[k][j] = math::convert<S>(s[k]);
+  }
+};
+
+}  // namespace
+
+void fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedPointwiseArgs& args) {
+  dispatch_floating("fused_pointwise", dtype, [&](auto tag) {
+    using S = typename decltype(tag)::type;
+    using T = math::opmath_t<S>;
+    std::vector<PointwiseTensor<S>> table;
+    int64_t total = 0;
+    for (const FusedTensor& t : tensors) {
+      PointwiseTensor<S> entry{static_cast<S*>(t.param), static_cast<S*>(t.grad), {}, total, {}};
+      for (std::size_t k = 0; k < kMaxFusedState; ++k) entry.state[k] = static_cast<S*>(t.state[k]);
+      for (std::size_t k = 0; k < kMaxFusedTensorScalars; ++k) entry.scalars[k] = static_cast<T>(t.scalars[k]);
+      table.push_back(entry);
+      total += t.numel;
+    }
+    if (total == 0) return;
+    const DeviceTable<PointwiseTensor<S>> device_table(table);
+    const bool known = optim_math::dispatch_kernel(args.kernel, [&](auto math) {
+      using M = decltype(math);
+      PointwiseKernel<M, S> kernel{device_table.get(), static_cast<int64_t>(table.size()), {}, {args.flags}, {},
+                                   args.amp};
+      for (int k = 0; k < M::kSlots; ++k) kernel.active[k] = kernel.flags.has(M::kSlotFlags[k]);
+      for (std::size_t k = 0; k < kMaxFusedScalars; ++k) kernel.scalars[k] = static_cast<T>(args.scalars[k]);
+      thrust::for_each_n(policy(), first_index(), total, kernel);
+    });
+    if (!known) raise<ValueError>("fused_pointwise: unknown kernel id ", args.kernel);
+  });
+}
+
+}  // namespace descent::detail::DESCENT_THRUST_NS

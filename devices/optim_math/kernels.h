@@ -1,0 +1,66 @@
+#pragma once
+// The list of fused pointwise kernels. A kernel is an optimizer's math
+// (devices/optim_math/<name>.h); its position in this list is the id that a
+// FusedPointwiseArgs carries to the backend, so neither backend.h nor any
+// tensor header names an optimizer. Both backends expand the list into one
+// switch (for_each_kernel / dispatch_kernel).
+#include <type_traits>
+
+#include "devices/optim_math/adadelta.h"
+#include "devices/optim_math/adagrad.h"
+#include "devices/optim_math/adamax.h"
+#include "devices/optim_math/asgd.h"
+#include "devices/optim_math/nadam.h"
+#include "devices/optim_math/radam.h"
+#include "devices/optim_math/rmsprop.h"
+#include "devices/optim_math/rprop.h"
+
+namespace descent::optim_math {
+
+#define DESCENT_POINTWISE_KERNELS(X) \
+  X(Adadelta)                        \
+  X(Adagrad)                         \
+  X(Adamax)                          \
+  X(ASGD)                            \
+  X(NAdam)                           \
+  X(RAdam)                           \
+  X(RMSprop)                         \
+  X(Rprop)
+
+enum class KernelId : int {
+#define DESCENT_KERNEL_ID(name) name,
+  DESCENT_POINTWISE_KERNELS(DESCENT_KERNEL_ID)
+#undef DESCENT_KERNEL_ID
+};
+
+template <class Math>
+constexpr int kernel_id();
+#define DESCENT_KERNEL_ID_OF(name) \
+  template <>                      \
+  constexpr int kernel_id<name>() { return static_cast<int>(KernelId::name); }
+DESCENT_POINTWISE_KERNELS(DESCENT_KERNEL_ID_OF)
+#undef DESCENT_KERNEL_ID_OF
+
+// Every kernel fits the launch's fixed arrays.
+#define DESCENT_KERNEL_FITS(name)                                                       \
+  static_assert(name::kSlots <= kMaxFusedState && name::kScalars <= kMaxFusedScalars && \
+                    name::kTensorScalars <= kMaxFusedTensorScalars,                     \
+                #name ": raise the kMaxFused* limits in backend.h");
+DESCENT_POINTWISE_KERNELS(DESCENT_KERNEL_FITS)
+#undef DESCENT_KERNEL_FITS
+
+// Calls fn(Math{}) for the kernel with this id; false for an unknown id.
+template <class Fn>
+bool dispatch_kernel(int id, Fn&& fn) {
+  switch (static_cast<KernelId>(id)) {
+#define DESCENT_KERNEL_CASE(name) \
+  case KernelId::name:            \
+    fn(name{});                   \
+    return true;
+    DESCENT_POINTWISE_KERNELS(DESCENT_KERNEL_CASE)
+#undef DESCENT_KERNEL_CASE
+  }
+  return false;
+}
+
+}  // namespace descent::optim_math

@@ -1,0 +1,57 @@
+#pragma once
+// NAdam (Dozat, "Incorporating Nesterov Momentum into Adam", 2016), with
+// the momentum schedule μ_t = β1·(1 − ½·0.96^(t·ψ)) and decoupled weight
+// decay as an option (Loshchilov & Hutter, 2017).
+//
+//   g = -∇ if maximize else ∇;  θ = θ·(1 − γλ) if decoupled, else g += λθ
+//   m = lerp(m, g, 1 − β1);  v = β2·v + (1 − β2)·g²
+//   d = sqrt(v / (1 − β2^t)) + ε
+//   θ = θ − γ(1 − μ_t)/(1 − Πμ) · g/d − γ·μ_{t+1}/(1 − Πμ·μ_{t+1}) · m/d
+// The products Πμ (mu_product) are host scalars kept in the state.
+#include "devices/optim_math/flags.h"
+#include "devices/optim_math/primitives.h"
+
+namespace descent::optim_math {
+
+struct NAdam {
+  enum Slot { exp_avg, exp_avg_sq, kSlots };
+  enum Scalar { weight_decay, decay_keep, lerp_weight, beta2, one_minus_beta2, eps, kScalars };
+  enum TensorScalar { bias_correction2, bias_correction2_sqrt, grad_step, avg_step, kTensorScalars };
+  enum Flag : unsigned { kMaximize = 1, kWeightDecay = 2, kDecoupled = 4 };
+  static constexpr unsigned kFlagBits = 3;
+  static constexpr unsigned kSlotFlags[kSlots] = {0, 0};
+
+  template <class F, class V, class H>
+  DESCENT_HOST_DEVICE static void moments(const F& f, const H& h, V& param, V& grad, V* s) {
+    if (f.has(kMaximize)) grad = neg(grad);
+    if (f.has(kWeightDecay | kDecoupled))
+      mul_(param, h[decay_keep]);
+    else if (f.has(kWeightDecay))
+      grad = add(grad, param, h[weight_decay]);
+    lerp_(s[exp_avg], grad, h[lerp_weight]);
+    mul_(s[exp_avg_sq], h[beta2]);
+    addcmul_(s[exp_avg_sq], grad, grad, h[one_minus_beta2]);
+  }
+
+  template <class F, class V, class H, class P>
+  DESCENT_HOST_DEVICE static void update(const F& f, const H& h, const P& t, V& param, V grad, V* s) {
+    moments(f, h, param, grad, s);
+    auto denom = sqrt(div(s[exp_avg_sq], t[bias_correction2]));
+    add_(denom, h[eps]);
+    addcdiv_(param, grad, denom, t[grad_step]);
+    addcdiv_(param, s[exp_avg], denom, t[avg_step]);
+  }
+
+  // PyTorch's foreach divides by the root: d = sqrt(v) / sqrt(1 − β2^t) + ε.
+  template <class F, class V, class H, class P>
+  static void update_foreach(const F& f, const H& h, const P& t, V& param, V grad, V* s) {
+    moments(f, h, param, grad, s);
+    auto denom = sqrt(s[exp_avg_sq]);
+    div_(denom, t[bias_correction2_sqrt]);
+    add_(denom, h[eps]);
+    addcdiv_(param, grad, denom, t[grad_step]);
+    addcdiv_(param, s[exp_avg], denom, t[avg_step]);
+  }
+};
+
+}  // namespace descent::optim_math

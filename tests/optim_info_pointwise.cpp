@@ -1,0 +1,219 @@
+// The registry rows of the pointwise optimizers (optimizers.md §4–11): the
+// configurations the generic tests run, the inputs that must fail, and the
+// state a differentiable step starts from.
+#include "optim_registry.h"
+
+namespace descent::testing {
+
+namespace {
+
+Value pair(double a, double b) { return Value::tuple({a, b}); }
+
+ErrorInput constructor_error(std::string description, Dict kwargs, std::string fragment) {
+  return {std::move(description), nullptr, std::move(kwargs), ErrorOn::Constructor, ErrorKind::ValueError,
+          std::move(fragment)};
+}
+
+// What every pointwise optimizer rejects: sparse grads, capturable on the CPU, the flag conflicts.
+std::vector<ErrorInput> common_errors(const std::string& name, std::vector<ErrorInput> own) {
+  own.push_back({"sparse grads", nullptr, {}, ErrorOn::Step, ErrorKind::RuntimeError,
+                 name + " does not support sparse gradients", sparse_grads});
+  for (ErrorInput& e : fused_flag_errors()) own.push_back(std::move(e));
+  return own;
+}
+
+void add_capturable_error(std::vector<ErrorInput>& errors) {
+  errors.push_back({"capturable on the CPU", nullptr, Dict{{"capturable", true}}, ErrorOn::Step,
+                    ErrorKind::RuntimeError, "If capturable=True, params and state_steps must be on supported devices",
+                    dense_grads});
+}
+
+// Every config of the spec, plus a tensor lr at the default value.
+std::function<std::vector<Dict>(Dtype)> configs(std::vector<Dict> list, double default_lr) {
+  list.push_back({{"lr", scalar_tensor(default_lr, {.dtype = kFloat32})}});
+  return [list](Dtype) { return list; };
+}
+
+// A differentiable step's starting state: `step` and the given tensors.
+std::function<Dict(const Shape&, Generator&)> differentiable_state(std::vector<std::string> keys,
+                                                                    Dict scalars = {}) {
+  return [keys, scalars](const Shape& shape, Generator& gen) {
+    Dict state{{"step", scalar_tensor(10.0, {.dtype = kFloat64})}};
+    for (const auto& [key, value] : scalars) state.set(key, value);
+    for (const std::string& key : keys) state.set(key, state_tensor(shape, gen));
+    return state;
+  };
+}
+
+OptimizerInfo row(std::string name) {
+  OptimizerInfo info;
+  info.name = std::move(name);
+  info.supported_impls = {"foreach", "fused", "differentiable"};
+  info.fused_dtypes = {kFloat64, kFloat32, kFloat16, kBFloat16};
+  info.has_capturable_arg = true;
+  info.has_step_state = true;
+  return info;
+}
+
+}  // namespace
+
+void add_pointwise_rows(std::vector<OptimizerInfo>& rows) {
+  {
+    OptimizerInfo info = row("Adadelta");
+    info.optim_inputs = configs({{},
+                                 {{"lr", 0.01}},
+                                 {{"weight_decay", 0.1}},
+                                 {{"maximize", true}},
+                                 {{"weight_decay", 0.1}, {"maximize", true}},
+                                 {{"rho", 0.95}, {"weight_decay", 0.9}}},
+                                1.0);
+    info.error_inputs = common_errors(
+        "Adadelta", {constructor_error("rho > 1", Dict{{"lr", 1e-2}, {"rho", 1.1}}, "Invalid rho value: 1.1")});
+    add_capturable_error(info.error_inputs);
+    info.not_og_supported_flags = {"foreach", "differentiable", "maximize", "capturable", "fused"};
+    info.differentiable_configs = {{{"lr", 0.9}}, {{"lr", 0.9}, {"weight_decay", 0.1}, {"maximize", true}}};
+    info.differentiable_state = differentiable_state({"square_avg", "acc_delta"});
+    rows.push_back(info);
+  }
+  {
+    OptimizerInfo info = row("Adagrad");
+    info.optim_inputs = configs({{},
+                                 {{"weight_decay", 0.1}},
+                                 {{"weight_decay", 0.1}, {"maximize", true}},
+                                 {{"lr", 0.1}},
+                                 {{"initial_accumulator_value", 0.1}, {"weight_decay", 0.1}},
+                                 {{"lr", 0.1}, {"lr_decay", 0.5}, {"weight_decay", 0.1}}},
+                                0.001);
+    info.error_inputs = common_errors(
+        "Adagrad",
+        {constructor_error("negative lr_decay", Dict{{"lr", 1e-2}, {"lr_decay", -0.5}}, "Invalid lr_decay value: -0.5")});
+    info.has_capturable_arg = false;
+    info.not_og_supported_flags = {"foreach", "differentiable", "maximize", "fused"};
+    info.differentiable_configs = {{{"lr", 0.9}}, {{"lr", 0.9}, {"lr_decay", 0.5}, {"weight_decay", 0.1}}};
+    info.differentiable_state = differentiable_state({"sum"});
+    rows.push_back(info);
+  }
+  {
+    OptimizerInfo info = row("Adamax");
+    info.optim_inputs = configs({{},
+                                 {{"lr", 0.1}},
+                                 {{"weight_decay", 0.1}},
+                                 {{"maximize", true}},
+                                 {{"weight_decay", 0.1}, {"maximize", true}}},
+                                2e-3);
+    info.error_inputs = common_errors(
+        "Adamax", {constructor_error("beta2 = 1", Dict{{"lr", 1e-2}, {"betas", pair(0.0, 1.0)}},
+                                     "Invalid beta parameter at index 1: 1.0")});
+    add_capturable_error(info.error_inputs);
+    info.not_og_supported_flags = {"foreach", "differentiable", "maximize", "capturable", "fused"};
+    info.differentiable_configs = {{{"lr", 0.9}}, {{"lr", 0.9}, {"weight_decay", 0.1}, {"maximize", true}}};
+    info.differentiable_state = differentiable_state({"exp_avg", "exp_inf"});
+    rows.push_back(info);
+  }
+  {
+    OptimizerInfo info = row("ASGD");
+    info.optim_inputs = configs({{},
+                                 {{"lambd", 0.1}},
+                                 {{"lr", 0.02}},
+                                 {{"t0", 100}},
+                                 {{"maximize", true}},
+                                 {{"weight_decay", 0.1}},
+                                 {{"weight_decay", 0.1}, {"maximize", true}}},
+                                1e-2);
+    info.error_inputs = common_errors(
+        "ASGD", {constructor_error("negative weight_decay", Dict{{"lr", 1e-2}, {"weight_decay", -0.5}},
+                                   "Invalid weight_decay value: -0.5")});
+    add_capturable_error(info.error_inputs);
+    info.not_og_supported_flags = {"foreach", "differentiable", "maximize", "capturable", "fused"};
+    // The lambd decay changes θ even without a gradient (PyTorch skips it too).
+    info.skips["test_step_is_noop_for_zero_grads"] = "ASGD decays the param by lambd·eta every step";
+    info.differentiable_configs = {{{"lr", 0.9}, {"t0", 2}}, {{"lr", 0.9}, {"weight_decay", 0.1}, {"maximize", true}}};
+    info.differentiable_state = differentiable_state(
+        {"ax"}, Dict{{"eta", scalar_tensor(0.5, {.dtype = kFloat64})}, {"mu", scalar_tensor(0.5, {.dtype = kFloat64})}});
+    rows.push_back(info);
+  }
+  {
+    OptimizerInfo info = row("NAdam");
+    info.optim_inputs = configs({{},
+                                 {{"lr", 1e-3}},
+                                 {{"momentum_decay", 6e-3}},
+                                 {{"weight_decay", 0.1}},
+                                 {{"weight_decay", 0.1}, {"momentum_decay", 6e-3}},
+                                 {{"weight_decay", 0.1}, {"momentum_decay", 6e-3}, {"decoupled_weight_decay", true}},
+                                 {{"weight_decay", 0.1}, {"maximize", true}}},
+                                2e-3);
+    info.error_inputs = common_errors(
+        "NAdam", {constructor_error("beta1 = 1", Dict{{"lr", 1e-2}, {"betas", pair(1.0, 0.0)}},
+                                    "Invalid beta parameter at index 0: 1.0"),
+                  constructor_error("negative momentum_decay", Dict{{"lr", 1e-2}, {"momentum_decay", -0.2}},
+                                    "Invalid momentum_decay value: -0.2")});
+    add_capturable_error(info.error_inputs);
+    info.not_og_supported_flags = {"foreach",    "differentiable", "maximize",
+                                   "capturable", "fused",          "decoupled_weight_decay"};
+    info.differentiable_configs = {{{"lr", 0.9}}, {{"lr", 0.9}, {"weight_decay", 0.1}, {"decoupled_weight_decay", true}}};
+    info.differentiable_state = differentiable_state(
+        {"exp_avg", "exp_avg_sq"}, Dict{{"mu_product", scalar_tensor(0.5, {.dtype = kFloat64})}});
+    rows.push_back(info);
+  }
+  {
+    OptimizerInfo info = row("RAdam");
+    info.optim_inputs = configs({{},
+                                 {{"lr", 2e-3}},
+                                 {{"eps", 1e-6}},
+                                 {{"weight_decay", 0.1}},
+                                 {{"weight_decay", 0.1}, {"decoupled_weight_decay", true}},
+                                 {{"weight_decay", 0.1}, {"maximize", true}}},
+                                1e-3);
+    info.error_inputs = common_errors(
+        "RAdam", {constructor_error("beta1 = 1", Dict{{"lr", 1e-2}, {"betas", pair(1.0, 0.0)}},
+                                    "Invalid beta parameter at index 0: 1.0"),
+                  constructor_error("negative weight_decay", Dict{{"lr", 1e-2}, {"weight_decay", -1}},
+                                    "Invalid weight_decay value: -1")});
+    add_capturable_error(info.error_inputs);
+    info.not_og_supported_flags = {"foreach",    "differentiable", "maximize",
+                                   "capturable", "fused",          "decoupled_weight_decay"};
+    info.differentiable_configs = {{{"lr", 0.9}}, {{"lr", 0.9}, {"weight_decay", 0.1}, {"maximize", true}}};
+    info.differentiable_state = differentiable_state({"exp_avg", "exp_avg_sq"});
+    rows.push_back(info);
+  }
+  {
+    OptimizerInfo info = row("RMSprop");
+    info.optim_inputs = configs({{},
+                                 {{"lr", 1e-3}},
+                                 {{"weight_decay", 0.1}},
+                                 {{"maximize", true}},
+                                 {{"weight_decay", 0.1}, {"centered", true}},
+                                 {{"maximize", true}, {"weight_decay", 0.1}},
+                                 {{"weight_decay", 0.1}, {"centered", true}, {"momentum", 0.1}},
+                                 {{"weight_decay", 0.1}, {"centered", true}, {"momentum", 0.1}, {"maximize", true}}},
+                                1e-2);
+    info.error_inputs = common_errors(
+        "RMSprop",
+        {constructor_error("negative momentum", Dict{{"lr", 1e-2}, {"momentum", -1.0}}, "Invalid momentum value: -1.0")});
+    add_capturable_error(info.error_inputs);
+    info.not_og_supported_flags = {"foreach", "differentiable", "maximize", "capturable", "fused"};
+    info.differentiable_configs = {{{"lr", 0.9}},
+                                   {{"lr", 0.9}, {"centered", true}, {"momentum", 0.5}, {"weight_decay", 0.1}}};
+    info.differentiable_state = differentiable_state({"square_avg", "momentum_buffer", "grad_avg"});
+    rows.push_back(info);
+  }
+  {
+    OptimizerInfo info = row("Rprop");
+    info.optim_inputs = configs({{},
+                                 {{"lr", 2e-4}},
+                                 {{"etas", pair(0.5, 1.5)}},
+                                 {{"step_sizes", pair(2e-6, 100)}},
+                                 {{"maximize", true}}},
+                                1e-2);
+    info.error_inputs = common_errors(
+        "Rprop", {constructor_error("etas out of order", Dict{{"lr", 1e-2}, {"etas", pair(1.0, 0.5)}},
+                                    "Invalid eta values: 1.0, 0.5")});
+    add_capturable_error(info.error_inputs);
+    info.not_og_supported_flags = {"foreach", "differentiable", "maximize", "capturable", "fused"};
+    info.differentiable_configs = {{{"lr", 0.9}}, {{"lr", 0.9}, {"maximize", true}}};
+    info.differentiable_state = differentiable_state({"prev", "step_size"});
+    rows.push_back(info);
+  }
+}
+
+}  // namespace descent::testing
