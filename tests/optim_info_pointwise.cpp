@@ -49,7 +49,10 @@ OptimizerInfo row(std::string name) {
   OptimizerInfo info;
   info.name = std::move(name);
   info.supported_impls = {"foreach", "fused", "differentiable"};
-  info.fused_dtypes = {kFloat64, kFloat32, kFloat16, kBFloat16};
+  // fused=True also runs float16/bfloat16 params, computing in float32 and
+  // rounding once per step; the forloop rounds every op to the param's
+  // dtype, so the two are compared in float32/float64 only.
+  info.fused_dtypes = {kFloat64, kFloat32};
   info.has_capturable_arg = true;
   info.has_step_state = true;
   return info;
@@ -88,6 +91,7 @@ void add_pointwise_rows(std::vector<OptimizerInfo>& rows) {
         "Adagrad",
         {constructor_error("negative lr_decay", Dict{{"lr", 1e-2}, {"lr_decay", -0.5}}, "Invalid lr_decay value: -0.5")});
     info.has_capturable_arg = false;
+    info.state_at_construction = true;
     info.not_og_supported_flags = {"foreach", "differentiable", "maximize", "fused"};
     info.differentiable_configs = {{{"lr", 0.9}}, {{"lr", 0.9}, {"lr_decay", 0.5}, {"weight_decay", 0.1}}};
     info.differentiable_state = differentiable_state({"sum"});
@@ -127,6 +131,8 @@ void add_pointwise_rows(std::vector<OptimizerInfo>& rows) {
     info.not_og_supported_flags = {"foreach", "differentiable", "maximize", "capturable", "fused"};
     // The lambd decay changes θ even without a gradient (PyTorch skips it too).
     info.skips["test_step_is_noop_for_zero_grads"] = "ASGD decays the param by lambd·eta every step";
+    info.skips["hyper-parameters are read from the group at every step"] =
+        "ASGD reads lr once, into each param's eta state";
     info.differentiable_configs = {{{"lr", 0.9}, {"t0", 2}}, {{"lr", 0.9}, {"weight_decay", 0.1}, {"maximize", true}}};
     info.differentiable_state = differentiable_state(
         {"ax"}, Dict{{"eta", scalar_tensor(0.5, {.dtype = kFloat64})}, {"mu", scalar_tensor(0.5, {.dtype = kFloat64})}});
@@ -194,7 +200,12 @@ void add_pointwise_rows(std::vector<OptimizerInfo>& rows) {
     info.not_og_supported_flags = {"foreach", "differentiable", "maximize", "capturable", "fused"};
     info.differentiable_configs = {{{"lr", 0.9}},
                                    {{"lr", 0.9}, {"centered", true}, {"momentum", 0.5}, {"weight_decay", 0.1}}};
-    info.differentiable_state = differentiable_state({"square_avg", "momentum_buffer", "grad_avg"});
+    // square_avg above grad_avg², as a run's state is: the centered root stays real.
+    info.differentiable_state = [](const Shape& shape, Generator& gen) {
+      Dict state = differentiable_state({"momentum_buffer", "grad_avg"})(shape, gen);
+      state.set("square_avg", (rand(shape, {.dtype = kFloat64}, &gen) + 1.0).requires_grad_());
+      return state;
+    };
     rows.push_back(info);
   }
   {
@@ -210,6 +221,10 @@ void add_pointwise_rows(std::vector<OptimizerInfo>& rows) {
                                     "Invalid eta values: 1.0, 0.5")});
     add_capturable_error(info.error_inputs);
     info.not_og_supported_flags = {"foreach", "differentiable", "maximize", "capturable", "fused"};
+    // As PyTorch: step sizes may shrink to 0, so a 1e-28 lr group stays put.
+    info.param_groups_lr_kwargs = Dict{{"step_sizes", pair(0.0, 50.0)}};
+    info.skips["hyper-parameters are read from the group at every step"] =
+        "Rprop reads lr once, into each param's step_size state";
     info.differentiable_configs = {{{"lr", 0.9}}, {{"lr", 0.9}, {"maximize", true}}};
     info.differentiable_state = differentiable_state({"prev", "step_size"});
     rows.push_back(info);

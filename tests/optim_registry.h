@@ -63,6 +63,10 @@ struct OptimizerInfo {
   // fused=True keeps `step` in float32 whatever the default dtype (Adam's
   // fused kernels); the others keep the forloop's counter.
   bool fused_step_is_float32 = false;
+  // Per-parameter state is created by the constructor (Adagrad), not by the first step.
+  bool state_at_construction = false;
+  // Extra options of the other group in test_param_groups_lr.
+  Dict param_groups_lr_kwargs;
   // Options under which a step creates state (SGD: momentum).
   Dict stateful_config;
   // Whether per-parameter state holds a `step` counter.

@@ -141,7 +141,7 @@ TEST_CASE("differentiable=True keeps the update in the graph") {
 }
 
 TEST_CASE("hyper-parameters are read from the group at every step") {
-  for (const OptimizerInfo& info : optim_db()) {
+  for (const OptimizerInfo& info : rows_for("hyper-parameters are read from the group at every step")) {
     INFO(info.name);
     Tensor p = leaf({3});
     auto opt = make(info, Params{p}, Dict{{"lr", 0.1}});

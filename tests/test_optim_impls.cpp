@@ -159,6 +159,8 @@ TEST_CASE("test_fused_error_on_params_on_meta") {
     CHECK_THROWS_WITH_AS(
         opt->step(), doctest::Contains("`fused=True` requires all the params to be floating point Tensors"),
         RuntimeError);
+    // State made at construction keeps the integer dtype it was made with.
+    if (info.state_at_construction) continue;
     opt->zero_grad(true);
     for (Tensor& p : params) {
       autograd::set_data(p, randn(p.sizes()));

@@ -27,9 +27,8 @@ struct Adadelta {
     mul_(s[square_avg], h[rho]);
     addcmul_(s[square_avg], grad, grad, h[one_minus_rho]);
     auto std_dev = sqrt(add(s[square_avg], h[eps]));
-    auto delta = sqrt(add(s[acc_delta], h[eps]));
-    div_(delta, std_dev);
-    mul_(delta, grad);
+    // Temporaries are updated out of place: under autograd, sqrt keeps its result for backward.
+    auto delta = mul(div(sqrt(add(s[acc_delta], h[eps])), std_dev), grad);
     mul_(s[acc_delta], h[rho]);
     addcmul_(s[acc_delta], delta, delta, h[one_minus_rho]);
     add_(param, delta, h[neg_lr]);

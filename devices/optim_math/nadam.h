@@ -36,8 +36,7 @@ struct NAdam {
   template <class F, class V, class H, class P>
   DESCENT_HOST_DEVICE static void update(const F& f, const H& h, const P& t, V& param, V grad, V* s) {
     moments(f, h, param, grad, s);
-    auto denom = sqrt(div(s[exp_avg_sq], t[bias_correction2]));
-    add_(denom, h[eps]);
+    auto denom = add(sqrt(div(s[exp_avg_sq], t[bias_correction2])), h[eps]);
     addcdiv_(param, grad, denom, t[grad_step]);
     addcdiv_(param, s[exp_avg], denom, t[avg_step]);
   }
@@ -46,9 +45,7 @@ struct NAdam {
   template <class F, class V, class H, class P>
   static void update_foreach(const F& f, const H& h, const P& t, V& param, V grad, V* s) {
     moments(f, h, param, grad, s);
-    auto denom = sqrt(s[exp_avg_sq]);
-    div_(denom, t[bias_correction2_sqrt]);
-    add_(denom, h[eps]);
+    auto denom = add(div(sqrt(s[exp_avg_sq]), t[bias_correction2_sqrt]), h[eps]);
     addcdiv_(param, grad, denom, t[grad_step]);
     addcdiv_(param, s[exp_avg], denom, t[avg_step]);
   }

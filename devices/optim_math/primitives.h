@@ -108,6 +108,13 @@ DESCENT_HOST_DEVICE inline T where(bool condition, T a, T b) {
   return condition ? a : b;
 }
 
+// A copy that autograd may keep while the original is overwritten; an
+// element is a value already.
+template <class T, if_element<T> = 0>
+DESCENT_HOST_DEVICE inline T tracked_copy(T a) {
+  return a;
+}
+
 // In-place forms: what the tensor's method of the same name does.
 template <class T, if_element<T> = 0>
 DESCENT_HOST_DEVICE inline void add_(T& a, T b, T alpha) {

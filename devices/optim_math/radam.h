@@ -60,10 +60,7 @@ struct RAdam {
   template <class F, class V, class H, class P>
   static void update_foreach(const F& f, const H& h, const P& t, V& param, V grad, V* s) {
     moments(f, h, param, grad, s);
-    auto buffer = add(sqrt(s[exp_avg_sq]), h[eps]);
-    div_(buffer, t[rect_step]);
-    buffer = reciprocal(buffer);
-    add_(buffer, t[unrect_step]);
+    auto buffer = add(reciprocal(div(add(sqrt(s[exp_avg_sq]), h[eps]), t[rect_step])), t[unrect_step]);
     addcmul_(param, s[exp_avg], buffer, h[one]);
   }
 };

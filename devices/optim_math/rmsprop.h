@@ -33,7 +33,7 @@ struct RMSprop {
       lerp_(s[grad_avg], grad, h[one_minus_alpha]);
       avg = sqrt(addcmul(s[square_avg], s[grad_avg], s[grad_avg], h[minus_one]));
     }
-    add_(avg, h[eps]);
+    avg = add(avg, h[eps]);
     if (f.has(kMomentum)) {
       mul_(s[momentum_buffer], h[momentum]);
       addcdiv_(s[momentum_buffer], grad, avg, h[one]);

@@ -22,7 +22,8 @@ struct Rprop {
   template <class F, class V, class H, class P>
   DESCENT_HOST_DEVICE static void update(const F& f, const H& h, const P&, V& param, V grad, V* s) {
     if (f.has(kMaximize)) grad = neg(grad);
-    auto factor = sign(mul(grad, s[prev]));
+    // prev is overwritten below: under autograd the product must keep a copy.
+    auto factor = sign(mul(grad, tracked_copy(s[prev])));
     factor = where(gt(factor, h[zero]), h[etaplus], factor);
     factor = where(lt(factor, h[zero]), h[etaminus], factor);
     factor = where(eq(factor, h[zero]), h[one], factor);
