@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cuda_backend_testing.h"
+#include "devices/optim_math/kernels.h"
 
 using namespace descent;
 using namespace descent::testing;
@@ -222,6 +223,66 @@ void check_fused(Backend& dev) {
                        TypeError);
 }
 
+// Every kernel of the pointwise list under every flag mask, with and without
+// AMP unscaling: the device's buffers equal the CPU backend's bit for bit.
+void check_fused_pointwise(Backend& dev) {
+  const std::vector<int64_t> sizes = {37, 0, 1000, 5};
+  unsigned seed = 9000;
+  for (int id = 0;; ++id) {
+    unsigned flag_bits = 0;
+    if (!optim_math::dispatch_kernel(id, [&](auto math) { flag_bits = decltype(math)::kFlagBits; })) break;
+    for (unsigned flags = 0; flags < (1u << flag_bits); ++flags)
+      for (float grad_scale : {0.0f, 8.0f})
+        for (Dtype dtype : {kFloat32, kFloat64, kFloat16, kBFloat16}) {
+          FusedPointwiseArgs args;
+          args.kernel = id;
+          args.flags = flags;
+          // Scalars in (0, 1): weights, decays, eps-like and lr-like values alike.
+          for (std::size_t k = 0; k < kMaxFusedScalars; ++k) args.scalars[k] = 0.05 + 0.1 * static_cast<double>(k);
+          std::vector<Host> buffers;
+          for (int64_t n : sizes) {
+            buffers.push_back(random_host(dtype, n, seed++, Values::Finite));  // param
+            buffers.push_back(random_host(dtype, n, seed++, Values::Finite));  // grad
+            for (std::size_t k = 0; k < kMaxFusedState; ++k)
+              buffers.push_back(random_host(dtype, n, seed++, Values::NearOne));
+          }
+          auto run = [&](Backend& be) {
+            std::vector<std::unique_ptr<DeviceBuffer>> device;
+            for (const Host& h : buffers) device.push_back(std::make_unique<DeviceBuffer>(be, h));
+            const DeviceBuffer scale(be, host_of({C(grad_scale)}, kFloat32));
+            FusedPointwiseArgs a = args;
+            if (grad_scale != 0.0f) a.amp.grad_scale = static_cast<const float*>(scale.get());
+            std::vector<FusedTensor> tensors;
+            const std::size_t per = 2 + kMaxFusedState;
+            for (std::size_t t = 0; t < sizes.size(); ++t) {
+              FusedTensor ft;
+              ft.param = device[per * t]->get();
+              ft.grad = device[per * t + 1]->get();
+              for (std::size_t k = 0; k < kMaxFusedState; ++k) ft.state[k] = device[per * t + 2 + k]->get();
+              ft.numel = sizes[t];
+              for (std::size_t k = 0; k < kMaxFusedTensorScalars; ++k)
+                ft.scalars[k] = -0.01 * static_cast<double>(k + 1 + t);
+              tensors.push_back(ft);
+            }
+            be.fused_pointwise(dtype, tensors, a);
+            std::vector<Host> out;
+            for (const auto& d : device) out.push_back(d->download());
+            return out;
+          };
+          const std::vector<Host> got = run(dev), want = run(cpu());
+          for (std::size_t b = 0; b < got.size(); ++b) {
+            INFO("kernel ", id, " flags ", flags, " grad_scale ", grad_scale, " on ", to_string(dtype), ", buffer ", b);
+            const std::string diff = mismatch(got[b], want[b], Tol{});
+            CHECK_MESSAGE(diff.empty(), diff);
+          }
+        }
+  }
+  FusedPointwiseArgs unknown;
+  unknown.kernel = 1000;
+  CHECK_THROWS_WITH_AS(dev.fused_pointwise(kFloat32, {}, unknown), doctest::Contains("unknown kernel id 1000"),
+                       ValueError);
+}
+
 }  // namespace
 
 TEST_CASE("thrust-host backend: matmul matches the CPU backend") {
@@ -244,11 +305,17 @@ TEST_CASE("cuda device: matmul and reductions match the CPU backend") {
 }
 
 TEST_CASE("thrust-host backend: fused optimizer kernels match the CPU backend bit for bit") {
-  if (Backend* dev = thrust_host()) check_fused(*dev);
+  if (Backend* dev = thrust_host()) {
+    check_fused(*dev);
+    check_fused_pointwise(*dev);
+  }
 }
 
 TEST_CASE("cuda device: fused optimizer kernels match the CPU backend bit for bit") {
-  if (Backend* dev = gpu()) check_fused(*dev);
+  if (Backend* dev = gpu()) {
+    check_fused(*dev);
+    check_fused_pointwise(*dev);
+  }
 }
 
 TEST_CASE("thrust-host backend: reductions and matmul raise the CPU backend's error types") {

@@ -60,6 +60,8 @@ struct PointwiseKernel {
 }  // namespace
 
 void fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedPointwiseArgs& args) {
+  if (!optim_math::dispatch_kernel(args.kernel, [](auto) {}))
+    raise<ValueError>("fused_pointwise: unknown kernel id ", args.kernel);
   dispatch_floating("fused_pointwise", dtype, [&](auto tag) {
     using S = typename decltype(tag)::type;
     using T = math::opmath_t<S>;
@@ -74,7 +76,7 @@ void fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& tensors, const
     }
     if (total == 0) return;
     const DeviceTable<PointwiseTensor<S>> device_table(table);
-    const bool known = optim_math::dispatch_kernel(args.kernel, [&](auto math) {
+    optim_math::dispatch_kernel(args.kernel, [&](auto math) {
       using M = decltype(math);
       PointwiseKernel<M, S> kernel{device_table.get(), static_cast<int64_t>(table.size()), {}, {args.flags}, {},
                                    args.amp};
@@ -82,7 +84,6 @@ void fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& tensors, const
       for (std::size_t k = 0; k < kMaxFusedScalars; ++k) kernel.scalars[k] = static_cast<T>(args.scalars[k]);
       thrust::for_each_n(policy(), first_index(), total, kernel);
     });
-    if (!known) raise<ValueError>("fused_pointwise: unknown kernel id ", args.kernel);
   });
 }
 
