@@ -55,6 +55,7 @@ OptimizerInfo row(std::string name) {
   info.fused_dtypes = {kFloat64, kFloat32};
   info.has_capturable_arg = true;
   info.has_step_state = true;
+  info.fused_bitwise = true;
   return info;
 }
 

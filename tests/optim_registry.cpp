@@ -176,6 +176,7 @@ const std::vector<OptimizerInfo>& optim_db() {
         {{"lr", 0.9}, {"momentum", 0.9}, {"nesterov", true}, {"weight_decay", 0.1}, {"maximize", true}}};
     sgd.differentiable_state = sgd_differentiable_state;
     sgd.stateful_config = Dict{{"momentum", 0.9}};
+    sgd.fused_bitwise = true;
     rows.push_back(sgd);
 
     OptimizerInfo adam;
@@ -187,6 +188,7 @@ const std::vector<OptimizerInfo>& optim_db() {
     adam.has_capturable_arg = true;
     adam.foreach_rejects_tensor_lr = true;
     adam.fused_step_is_float32 = true;
+    adam.fused_bitwise = true;
     adam.has_step_state = true;
     adam.not_og_supported_flags = {"foreach",    "differentiable", "maximize",
                                    "capturable", "fused",          "decoupled_weight_decay"};

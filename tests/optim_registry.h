@@ -65,6 +65,8 @@ struct OptimizerInfo {
   bool fused_step_is_float32 = false;
   // Per-parameter state is created by the constructor (Adagrad), not by the first step.
   bool state_at_construction = false;
+  // fused runs the forloop's op sequence: equal bit for bit in float32/float64.
+  bool fused_bitwise = false;
   // Extra options of the other group in test_param_groups_lr.
   Dict param_groups_lr_kwargs;
   // Options under which a step creates state (SGD: momentum).

@@ -48,13 +48,22 @@ void compare_derived(const OptimizerInfo& info, Dict config, const std::string& 
   std::vector<Run> runs;
   for (bool on : {false, true}) {
     Mlp mlp(dtype, 1);
+    // The reference is the forloop, named explicitly (with neither flag the
+    // default may be another implementation); "default" sets no flag.
+    for (const char* impl : {"foreach", "fused"})
+      if (info.supports(impl)) config.set(impl, false);
+    if (on && flag == "default") {
+      config.erase("foreach");
+      config.erase("fused");
+    } else if (on) {
+      config.set(flag, true);
+    }
     // A one-element 0-dim param whose grad is set only once (PyTorch issue 100701).
     Generator gen(17);
     Tensor extra = rand({}, {.dtype = kFloat64}, &gen).to(dtype).requires_grad_();
     extra.set_grad(rand({}, {.dtype = kFloat64}, &gen).to(dtype));
     std::vector<Tensor> params = mlp.params;
     params.push_back(extra);
-    config.set(flag, on);
     auto opt = make(info, Params(params), config);
     runs.push_back({mlp, params, std::move(opt)});
   }
@@ -129,6 +138,26 @@ TEST_CASE("test_foreach_matches_forloop") {
     }
   }
   print_deviations("foreach vs forloop");
+}
+
+// descent's default (neither foreach nor fused given) runs the fastest
+// implementation whose results are the forloop's: bit for bit, here.
+TEST_CASE("the default implementation equals the forloop bit for bit") {
+  for (const OptimizerInfo& info : optim_db())
+    for (Dtype dtype : {kFloat32, kFloat64})
+      for (const Dict& config : cpu_inputs(info, dtype)) compare_derived(info, config, "default", dtype, {0, 0});
+  print_deviations("default vs forloop");
+}
+
+// Where the fused kernel runs the forloop's op sequence (every row that says
+// so), fused equals the forloop exactly in float32 and float64.
+TEST_CASE("fused equals the forloop bit for bit") {
+  for (const OptimizerInfo& info : optim_db()) {
+    if (!info.supports("fused") || !info.fused_bitwise) continue;
+    for (Dtype dtype : {kFloat32, kFloat64})
+      for (const Dict& config : cpu_inputs(info, dtype)) compare_derived(info, config, "fused", dtype, {0, 0});
+  }
+  print_deviations("fused vs forloop, exact");
 }
 
 TEST_CASE("test_fused_matches_forloop") {
