@@ -71,14 +71,16 @@ const std::vector<std::string>& state_keys(bool amsgrad) {
 }
 
 // Each param's state, created lazily (complex state keeps the complex dtype).
+// fused_counter: the fused kernel's own float32 counter (fused=True), else the forloop's.
 std::vector<StateCache::Tensors> prepare(Optimizer& opt, StateCache& cache, std::size_t group_index,
-                                         const std::vector<ParamRef>& params, const Hyper& h, bool fused) {
+                                         const std::vector<ParamRef>& params, const Hyper& h, bool fused,
+                                         bool fused_counter) {
   auto init = [&](Dict& st, std::size_t k) {
     const Tensor& param = *params[k].param;
     if (st.empty()) {
       // Checked here, as PyTorch does: a param is checked once, when its state starts.
       if (fused) check_fused_param(opt.name(), *params[k].param_impl);
-      st.set("step", new_step_counter(param, fused));
+      st.set("step", new_step_counter(param, fused_counter));
       st.set("exp_avg", zeros_like(param));
       st.set("exp_avg_sq", zeros_like(param));
     }
@@ -321,8 +323,12 @@ void Adam::step_group(ParamGroup& group) {
         name(),
         ": If capturable=True, params and state_steps must be on supported devices: ['cuda']; "
         "CPU tensors cannot be captured");
-  std::vector<StateCache::Tensors> state =
-      prepare(*this, state_cache(), group_index(*this, group), params, h, impl == Implementation::Fused);
+  // With neither flag set, the fused kernel runs where it gives the forloop's bits.
+  const bool by_default = impl == Implementation::ForLoop && !get_optional_bool(group, "foreach") &&
+                          !get_optional_bool(group, "fused") && default_to_fused(*this, group, params);
+  if (by_default) impl = Implementation::Fused;
+  std::vector<StateCache::Tensors> state = prepare(*this, state_cache(), group_index(*this, group), params, h,
+                                                   impl == Implementation::Fused, impl == Implementation::Fused && !by_default);
   if (h.differentiable)
     for (const StateCache::Tensors& t : state)
       if (t.tensor[0]->requires_grad())

@@ -5,6 +5,7 @@
 
 #include "descent/autograd/autograd_meta.h"
 #include "descent/autograd/grad_mode.h"
+#include "optim/fused_launch.h"
 
 namespace descent::optim::detail {
 
@@ -168,6 +169,19 @@ Implementation choose_implementation(const ParamGroup& group) {
   if (get_optional_bool(group, "fused").value_or(false)) return Implementation::Fused;
   if (get_optional_bool(group, "foreach").value_or(false)) return Implementation::ForEach;
   return Implementation::ForLoop;
+}
+
+bool default_to_fused(const Optimizer& optimizer, const ParamGroup& group, const std::vector<ParamRef>& params) {
+  if (get_bool(group, "differentiable") || optimizer.grad_scale.defined() || optimizer.found_inf.defined())
+    return false;
+  for (const ParamRef& r : params) {
+    const TensorImpl& p = *r.param_impl;
+    const TensorImpl& g = *r.grad_impl;
+    if ((p.dtype != kFloat32 && p.dtype != kFloat64) || p.layout != Layout::Strided ||
+        !p.storage->device.is_cpu() || !same_layout(p, g))
+      return false;
+  }
+  return true;
 }
 
 Tensor maybe_negate(const Tensor& grad, bool maximize) {

@@ -66,11 +66,6 @@ inline Dtype scalar_state_dtype() { return get_default_dtype() == kFloat64 ? kFl
 // A 0-dim host scalar of the state dtype holding `value`.
 inline Tensor host_scalar(double value) { return full({}, value, {.dtype = scalar_state_dtype()}); }
 
-// §9.1 with descent's default: with neither foreach nor fused set, the fused
-// kernel runs where its result is the forloop's bit for bit: dense float32 or
-// float64 params and grads on the CPU, no autograd, no AMP inputs.
-bool default_to_fused(const Optimizer& optimizer, const ParamGroup& group, const std::vector<ParamRef>& params);
-
 template <class Math, class H, class P>
 concept HasForeachUpdate = requires(optim_math::Flags f, const H& h, const P& p, TensorList& v, TensorList* s) {
   Math::update_foreach(f, h, p, v, v, s);

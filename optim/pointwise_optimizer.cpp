@@ -17,21 +17,5 @@ void PointwiseOptimizer::upgrade_param_state(const ParamGroup&, const Tensor&, D
   if (step && step->is_number()) *step = detail::host_scalar(step->to_double());
 }
 
-namespace detail {
-
-bool default_to_fused(const Optimizer& optimizer, const ParamGroup& group, const std::vector<ParamRef>& params) {
-  if (get_bool(group, "differentiable") || optimizer.grad_scale.defined() || optimizer.found_inf.defined())
-    return false;
-  for (const ParamRef& r : params) {
-    const TensorImpl& p = *r.param_impl;
-    const TensorImpl& g = *r.grad_impl;
-    if ((p.dtype != kFloat32 && p.dtype != kFloat64) || p.layout != Layout::Strided ||
-        !p.storage->device.is_cpu() || !same_layout(p, g))
-      return false;
-  }
-  return true;
-}
-
-}  // namespace detail
 
 }  // namespace descent::optim

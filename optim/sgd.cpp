@@ -160,10 +160,14 @@ void SGD::step_group(ParamGroup& group) {
   Hyper h{get_scalar(group, "lr"),           get_double(group, "momentum"), get_double(group, "dampening"),
           get_double(group, "weight_decay"), get_bool(group, "nesterov"),   get_bool(group, "maximize")};
   Implementation impl = choose_implementation(group);
-  if (impl == Implementation::Fused) {
+  const bool unset = !get_optional_bool(group, "foreach") && !get_optional_bool(group, "fused");
+  if (impl == Implementation::Fused || unset) {
     std::vector<ParamRef> params = params_with_grad(*this, group, "");
-    if (!params.empty()) sgd_fused(*this, state_cache(), group_index(*this, group), params, h);
-    return;
+    // With neither flag set, the fused kernel runs where it gives the forloop's bits.
+    if (impl == Implementation::Fused || (!params.empty() && default_to_fused(*this, group, params))) {
+      if (!params.empty()) sgd_fused(*this, state_cache(), group_index(*this, group), params, h);
+      return;
+    }
   }
   std::vector<ParamSlot> slots = collect(*this, group, "", h.momentum != 0);
   if (slots.empty()) return;
