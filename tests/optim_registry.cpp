@@ -177,6 +177,7 @@ const std::vector<OptimizerInfo>& optim_db() {
     sgd.differentiable_state = sgd_differentiable_state;
     sgd.stateful_config = Dict{{"momentum", 0.9}};
     sgd.fused_bitwise = true;
+    sgd.convergence_kwargs = Dict{{"lr", 1e-3}, {"momentum", 0.9}};
     rows.push_back(sgd);
 
     OptimizerInfo adam;
@@ -189,6 +190,7 @@ const std::vector<OptimizerInfo>& optim_db() {
     adam.foreach_rejects_tensor_lr = true;
     adam.fused_step_is_float32 = true;
     adam.fused_bitwise = true;
+    adam.convergence_kwargs = Dict{{"lr", 0.02}};
     adam.has_step_state = true;
     adam.not_og_supported_flags = {"foreach",    "differentiable", "maximize",
                                    "capturable", "fused",          "decoupled_weight_decay"};

@@ -67,6 +67,8 @@ struct OptimizerInfo {
   bool state_at_construction = false;
   // fused runs the forloop's op sequence: equal bit for bit in float32/float64.
   bool fused_bitwise = false;
+  // Settings a user would pick for the analytic problems (test_optim_convergence).
+  Dict convergence_kwargs;
   // Extra options of the other group in test_param_groups_lr.
   Dict param_groups_lr_kwargs;
   // Options under which a step creates state (SGD: momentum).
