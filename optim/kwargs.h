@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "descent/optim/options.h"
 #include "descent/optim/value.h"
@@ -55,13 +56,17 @@ class Kwargs {
   // Python binds every keyword before the constructor body runs.
   void finish() const {
     for (const auto& [key, value] : kwargs_)
-      if (!used_.count(std::get<std::string>(key)))
+      if (!used_.count(std::get<std::string>(key))) {
+        std::string valid;
+        for (const std::string& k : known_) valid += (valid.empty() ? "" : ", ") + k;
         raise<TypeError>(optimizer_, ".__init__() got an unexpected keyword argument '",
-                         std::get<std::string>(key), "'");
+                         std::get<std::string>(key), "' (its keywords: ", valid, ")");
+      }
   }
 
  private:
   const Value* take(const char* key) {
+    known_.emplace_back(key);
     const Value* v = kwargs_.find(std::string(key));
     if (v) used_.insert(key);
     return v;
@@ -74,6 +79,7 @@ class Kwargs {
   std::string optimizer_;
   const Dict& kwargs_;
   std::set<std::string> used_;
+  std::vector<std::string> known_;  // every keyword asked for, in declaration order
 };
 
 

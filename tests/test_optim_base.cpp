@@ -263,6 +263,9 @@ TEST_CASE("make_optimizer: every registry row by name, keyword errors as Python'
     std::string unexpected = info.name + ".__init__() got an unexpected keyword argument 'bogus'";
     CHECK_THROWS_WITH_AS(make(info, Params{leaf({2})}, Dict{{"lr", 0.1}, {"bogus", true}}),
                          doctest::Contains(unexpected.c_str()), TypeError);
+    // The message lists the keywords the optimizer has, in declaration order.
+    CHECK_THROWS_WITH_AS(make(info, Params{leaf({2})}, Dict{{"lrr", 0.1}}), doctest::Contains("(its keywords: lr, "),
+                         TypeError);
     CHECK_THROWS_WITH_AS(make(info, Params{leaf({2})}, Dict{{"foreach", 1.0}}),
                          doctest::Contains("'foreach' must be bool or None"), TypeError);
   }
