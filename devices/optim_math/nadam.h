@@ -8,6 +8,7 @@
 //   d = sqrt(v / (1 − β2^t)) + ε
 //   θ = θ − γ(1 − μ_t)/(1 − Πμ) · g/d − γ·μ_{t+1}/(1 − Πμ·μ_{t+1}) · m/d
 // The products Πμ (mu_product) are host scalars kept in the state.
+#include "devices/optim_math/adam_moments.h"
 #include "devices/optim_math/flags.h"
 #include "devices/optim_math/primitives.h"
 
@@ -21,21 +22,9 @@ struct NAdam {
   static constexpr unsigned kFlagBits = 3;
   static constexpr unsigned kSlotFlags[kSlots] = {0, 0};
 
-  template <class F, class V, class H>
-  DESCENT_HOST_DEVICE static void moments(const F& f, const H& h, V& param, V& grad, V* s) {
-    if (f.has(kMaximize)) grad = neg(grad);
-    if (f.has(kWeightDecay | kDecoupled))
-      mul_(param, h[decay_keep]);
-    else if (f.has(kWeightDecay))
-      grad = add(grad, param, h[weight_decay]);
-    lerp_(s[exp_avg], grad, h[lerp_weight]);
-    mul_(s[exp_avg_sq], h[beta2]);
-    addcmul_(s[exp_avg_sq], grad, grad, h[one_minus_beta2]);
-  }
-
   template <class F, class V, class H, class P>
   DESCENT_HOST_DEVICE static void update(const F& f, const H& h, const P& t, V& param, V grad, V* s) {
-    moments(f, h, param, grad, s);
+    adam_moments<NAdam>(f, h, param, grad, s);
     auto denom = add(sqrt(div(s[exp_avg_sq], t[bias_correction2])), h[eps]);
     addcdiv_(param, grad, denom, t[grad_step]);
     addcdiv_(param, s[exp_avg], denom, t[avg_step]);
@@ -44,7 +33,7 @@ struct NAdam {
   // PyTorch's foreach divides by the root: d = sqrt(v) / sqrt(1 − β2^t) + ε.
   template <class F, class V, class H, class P>
   static void update_foreach(const F& f, const H& h, const P& t, V& param, V grad, V* s) {
-    moments(f, h, param, grad, s);
+    adam_moments<NAdam>(f, h, param, grad, s);
     auto denom = add(div(sqrt(s[exp_avg_sq]), t[bias_correction2_sqrt]), h[eps]);
     addcdiv_(param, grad, denom, t[grad_step]);
     addcdiv_(param, s[exp_avg], denom, t[avg_step]);

@@ -7,6 +7,7 @@
 //   ρ_t = ρ∞ − 2t·β2^t/(1 − β2^t),  ρ∞ = 2/(1 − β2) − 1
 //   ρ_t > 5:  θ = θ − m̂·γ · sqrt(1 − β2^t)/(sqrt(v) + ε) · r_t   (r_t: the rectification)
 //   else:     θ = θ − m̂·γ
+#include "devices/optim_math/adam_moments.h"
 #include "devices/optim_math/flags.h"
 #include "devices/optim_math/primitives.h"
 
@@ -32,21 +33,9 @@ struct RAdam {
   static constexpr unsigned kFlagBits = 3;
   static constexpr unsigned kSlotFlags[kSlots] = {0, 0};
 
-  template <class F, class V, class H>
-  DESCENT_HOST_DEVICE static void moments(const F& f, const H& h, V& param, V& grad, V* s) {
-    if (f.has(kMaximize)) grad = neg(grad);
-    if (f.has(kWeightDecay | kDecoupled))
-      mul_(param, h[decay_keep]);
-    else if (f.has(kWeightDecay))
-      grad = add(grad, param, h[weight_decay]);
-    lerp_(s[exp_avg], grad, h[lerp_weight]);
-    mul_(s[exp_avg_sq], h[beta2]);
-    addcmul_(s[exp_avg_sq], grad, grad, h[one_minus_beta2]);
-  }
-
   template <class F, class V, class H, class P>
   DESCENT_HOST_DEVICE static void update(const F& f, const H& h, const P& t, V& param, V grad, V* s) {
-    moments(f, h, param, grad, s);
+    adam_moments<RAdam>(f, h, param, grad, s);
     auto step = mul(div(s[exp_avg], t[bias_correction1]), h[lr]);
     if (t[rectified] != 0) {
       // bias_correction2_sqrt / (sqrt(v) + ε), a host scalar over a tensor: reciprocal, then product.
@@ -59,7 +48,7 @@ struct RAdam {
   // PyTorch's foreach: θ = θ + m · 1/((sqrt(v) + ε) / rect_step) + unrect_step·m.
   template <class F, class V, class H, class P>
   static void update_foreach(const F& f, const H& h, const P& t, V& param, V grad, V* s) {
-    moments(f, h, param, grad, s);
+    adam_moments<RAdam>(f, h, param, grad, s);
     auto buffer = add(reciprocal(div(add(sqrt(s[exp_avg_sq]), h[eps]), t[rect_step])), t[unrect_step]);
     addcmul_(param, s[exp_avg], buffer, h[one]);
   }
