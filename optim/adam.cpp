@@ -334,6 +334,7 @@ void Adam::step_group(ParamGroup& group) {
       if (t.tensor[0]->requires_grad())
         raise<RuntimeError>(name(), ": `requires_grad` is not supported for `step` in differentiable mode");
   if (impl == Implementation::Fused) return adam_fused(*this, params, state, h);
+  check_grads_fit(name(), params);
   check_no_amp_inputs(*this);
   std::vector<Buffers> all = buffers_of(params, state, h.amsgrad);
   if (impl == Implementation::ForEach) return adam_foreach(all, h);

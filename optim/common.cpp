@@ -103,7 +103,9 @@ std::size_t group_index(const Optimizer& optimizer, const ParamGroup& group) {
 std::vector<ParamSlot> collect(Optimizer& optimizer, ParamGroup& group, const std::string& sparse_error,
                                bool with_state) {
   std::vector<ParamSlot> slots;
-  for (const ParamRef& r : params_with_grad(optimizer, group, sparse_error))
+  const std::vector<ParamRef> params = params_with_grad(optimizer, group, sparse_error);
+  check_grads_fit(optimizer.name(), params);
+  for (const ParamRef& r : params)
     slots.push_back({*r.param, *r.grad, with_state ? &optimizer.state()[*r.param] : nullptr});
   return slots;
 }
@@ -192,6 +194,18 @@ Tensor maybe_negate(const Tensor& grad, bool maximize) {
 }
 
 Tensor as_real(const Tensor& t) { return t.is_complex() ? view_as_real(t) : t; }
+
+void check_grads_fit(const std::string& opt, const std::vector<ParamRef>& params) {
+  for (const ParamRef& r : params) {
+    const Tensor& p = *r.param;
+    const Tensor& g = *r.grad;
+    if (g.sizes() != p.sizes() || g.dtype() != p.dtype() || g.device() != p.device())
+      raise<RuntimeError>(opt, ": the grad of parameter ", r.index, " is ", to_string(g.dtype()), " ",
+                          shape_to_string(g.sizes()), " on ", g.device().str(), ", but the parameter is ",
+                          to_string(p.dtype()), " ", shape_to_string(p.sizes()), " on ", p.device().str(),
+                          " (a grad must match its parameter's shape, dtype and device)");
+  }
+}
 
 void check_fused_param(const std::string& opt, const TensorImpl& param) {
   if (is_floating_point(param.dtype)) return;

@@ -120,6 +120,10 @@ Tensor maybe_negate(const Tensor& grad, bool maximize);
 // Complex tensors as their real view; real tensors unchanged.
 Tensor as_real(const Tensor& t);
 
+// Each grad has its param's shape, dtype and device (RuntimeError naming the
+// param's position otherwise): checked before a step changes anything.
+void check_grads_fit(const std::string& optimizer, const std::vector<ParamRef>& params);
+
 // fused=True requires floating-point params on a fused-capable device.
 void check_fused_param(const std::string& optimizer, const TensorImpl& param);
 void check_fused_params(const std::string& optimizer, const std::vector<ParamRef>& params);

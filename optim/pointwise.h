@@ -100,6 +100,8 @@ class PointwiseStep {
       check_fused_params(opt_.name(), params);
       return;
     }
+    // Every grad is checked before any param changes (the fused launch builder checks its own).
+    if (impl != Implementation::Fused) check_grads_fit(opt_.name(), params);
     std::vector<StateCache::Tensors> state = resolve_state(params, impl == Implementation::Fused);
     if (impl == Implementation::Fused) return fused(params, state);
     if (impl == Implementation::ForEach) return foreach(params, state);
@@ -251,20 +253,25 @@ class PointwiseStep {
       fused.push_back(f);
     }
     std::vector<double> steps(params.size());
-    auto each = [&](std::size_t i, double step, FusedTensor& t) {
-      steps[i] = step;
-      auto host = host_of(state[i]);
-      const auto values = tensor_scalars(step, host);
-      for (std::size_t s = 0; s < values.size(); ++s) t.scalars[s] = values[s];
-    };
+    auto each = [&](std::size_t i, double step, FusedTensor&) { steps[i] = step; };
     auto one_kind = [](std::size_t) { return 0; };
     FusedPointwiseArgs args;
     args.kernel = optim_math::kernel_id<M>();
     args.flags = flags_;
     const auto scalars = D::scalars(h_);
     for (std::size_t s = 0; s < scalars.size(); ++s) args.scalars[s] = scalars[s];
-    for (const FusedLaunch& launch :
-         build_fused_launches(opt_.name(), fused, names, opt_.grad_scale.defined(), one_kind, each)) {
+    std::vector<FusedLaunch> launches =
+        build_fused_launches(opt_.name(), fused, names, opt_.grad_scale.defined(), one_kind, each);
+    // Only once every param passed its checks: per-tensor scalars may update
+    // host state (NAdam's mu_product), which a failed step must not touch.
+    for (FusedLaunch& launch : launches)
+      for (std::size_t j = 0; j < launch.tensors.size(); ++j) {
+        const std::size_t i = launch.members[j];
+        auto host = host_of(state[i]);
+        const auto values = tensor_scalars(steps[i], host);
+        for (std::size_t s = 0; s < values.size(); ++s) launch.tensors[j].scalars[s] = values[s];
+      }
+    for (const FusedLaunch& launch : launches) {
       const FusedAmp amp(opt_, launch.device);
       args.amp = amp.kernel_inputs();
       backend_for(launch.device.type).fused_pointwise(launch.dtype, launch.tensors, args);

@@ -140,6 +140,29 @@ TEST_CASE("differentiable=True keeps the update in the graph") {
   }
 }
 
+// Every grad is checked before any param changes, on every implementation.
+TEST_CASE("a step whose second param has a bad grad changes nothing") {
+  for (const OptimizerInfo& info : optim_db())
+    for (const char* impl : {"forloop", "foreach", "fused"}) {
+      if (std::string(impl) != "forloop" && !info.supports(impl)) continue;
+      INFO(info.name, " ", impl);
+      Tensor a = leaf({3}), b = leaf({4});
+      Dict config = info.stateful_config;
+      if (std::string(impl) != "forloop") config.set(impl, true);
+      auto opt = make(info, Params{a, b}, config);
+      a.set_grad(ones({3}));
+      b.mutable_grad() = ones({1});  // assigned past set_grad's shape check
+      Tensor a_before = a.detach().clone();
+      const int64_t version = a._version();
+      CHECK_THROWS_AS(opt->step(), RuntimeError);
+      CHECK(equal(a.detach(), a_before));
+      CHECK(a._version() == version);
+      const Dict* st = opt->state().find(a);
+      if (st)
+        if (const Value* step = st->find("step")) CHECK(step->to_double() == 0.0);
+    }
+}
+
 TEST_CASE("hyper-parameters are read from the group at every step") {
   for (const OptimizerInfo& info : rows_for("hyper-parameters are read from the group at every step")) {
     INFO(info.name);
