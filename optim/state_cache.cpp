@@ -64,6 +64,7 @@ std::vector<StateCache::Tensors> StateCache::resolve(OptimizerState& state, std:
         if (verified) {
           tensors.tensor[j] = &items[at].second.to_tensor();
           tensors.impl[j] = tensors.tensor[j]->unsafe_get_impl();
+          verified = tensors.impl[j] != nullptr;
         }
       }
     }
@@ -76,6 +77,10 @@ std::vector<StateCache::Tensors> StateCache::resolve(OptimizerState& state, std:
     for (std::size_t j = 0; j < keys.size(); ++j) {
       tensors.tensor[j] = &dict.at(keys[j]).to_tensor();
       tensors.impl[j] = tensors.tensor[j]->unsafe_get_impl();
+      // A loaded state dict may hold the format's undefined tensor: no kernel may see it.
+      if (tensors.impl[j] == nullptr)
+        raise<RuntimeError>("the state '", keys[j], "' of parameter ", params[k].index,
+                            " is an undefined tensor (expected a tensor like the parameter)");
       std::size_t at = position_of(dict, keys[j]);
       cacheable = cacheable && at <= UINT8_MAX;
       entry.position[j] = static_cast<uint8_t>(at);

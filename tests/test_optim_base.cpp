@@ -140,6 +140,35 @@ TEST_CASE("differentiable=True keeps the update in the graph") {
   }
 }
 
+// A state entry holding an undefined tensor (a hostile or broken checkpoint
+// can carry one) raises on the next step and changes nothing.
+TEST_CASE("an undefined state tensor raises at the next step") {
+  for (const OptimizerInfo& info : optim_db())
+    for (const char* impl : {"forloop", "foreach", "fused"}) {
+      if (std::string(impl) != "forloop" && !info.supports(impl)) continue;
+      Dict config = info.stateful_config;
+      config.set("foreach", false);
+      if (info.supports("fused")) config.set("fused", false);
+      if (std::string(impl) != "forloop") config.set(impl, true);
+      Tensor a = leaf({3});
+      auto opt = make(info, Params{a}, config);
+      a.set_grad(ones({3}));
+      opt->step();
+      Dict* st = opt->state().find(a);
+      REQUIRE(st != nullptr);
+      for (const Key& key : st->keys()) {
+        if (!st->at(key).is_tensor()) continue;
+        INFO(info.name, " ", impl, " ", key_to_string(key));
+        auto copy = make(info, Params{a}, config);
+        copy->load_state_dict(opt->state_dict());
+        copy->state()[a].set(key, Tensor());
+        Tensor before = a.detach().clone();
+        CHECK_THROWS_AS(copy->step(), Error);
+        CHECK(equal(a.detach(), before));
+      }
+    }
+}
+
 // Every grad is checked before any param changes, on every implementation.
 TEST_CASE("a step whose second param has a bad grad changes nothing") {
   for (const OptimizerInfo& info : optim_db())
