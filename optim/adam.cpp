@@ -86,7 +86,13 @@ std::vector<StateCache::Tensors> prepare(Optimizer& opt, StateCache& cache, std:
     }
     if (h.amsgrad) st.setdefault("max_exp_avg_sq", zeros_like(param));
   };
-  return cache.resolve(opt.state(), group_index, params, state_keys(h.amsgrad), init);
+  const std::vector<std::string>& keys = state_keys(h.amsgrad);
+  std::vector<StateCache::Tensors> state = cache.resolve(opt.state(), group_index, params, keys, init);
+  if (fused) return state;  // the launch builder checks its own
+  std::vector<StateShape> shapes(keys.size(), StateShape::LikeParam);
+  shapes[0] = StateShape::Scalar;
+  check_state(opt.name(), params, state, keys, shapes);
+  return state;
 }
 
 std::vector<Buffers> buffers_of(const std::vector<ParamRef>& params,

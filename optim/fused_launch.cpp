@@ -24,6 +24,11 @@ void prefetch_fused_param(const FusedParam& p, int stage) {
   if (stage == 2 && p.step_impl->storage) __builtin_prefetch(p.step_impl->storage->data, 1);
 }
 
+void raise_bad_step_counter(const std::string& optimizer, const TensorImpl& step) {
+  raise<RuntimeError>(optimizer, ": a param's `step` state must be a one-element dense tensor, got ",
+                      step.layout == Layout::Strided ? "" : "a sparse tensor of shape ", shape_to_string(step.sizes));
+}
+
 void raise_layout_mismatch(const std::string& optimizer, const TensorImpl& param, const TensorImpl& other,
                            const char* what) {
   auto describe = [](const TensorImpl& t) {

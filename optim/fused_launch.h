@@ -50,6 +50,7 @@ inline bool same_layout(const TensorImpl& a, const TensorImpl& b) {
     if (a.sizes[d] != b.sizes[d]) return false;
   return true;
 }
+[[noreturn]] void raise_bad_step_counter(const std::string& optimizer, const TensorImpl& step);
 [[noreturn]] void raise_layout_mismatch(const std::string& optimizer, const TensorImpl& param,
                                         const TensorImpl& other, const char* what);
 
@@ -102,6 +103,8 @@ std::vector<FusedLaunch> build_fused_launches(const std::string& optimizer,
           raise_layout_mismatch(optimizer, param, *p.state[s], state_names[s]);
         t.state[s] = element_pointer(*p.state[s], item);
       }
+      if (p.step_impl != nullptr && (p.step_impl->layout != Layout::Strided || numel_of(p.step_impl->sizes) != 1))
+        raise_bad_step_counter(optimizer, *p.step_impl);
       const int kind = kind_of(i);
       const Device& device = param.storage->device;
       std::size_t b = launches.size();

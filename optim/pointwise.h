@@ -138,7 +138,16 @@ class PointwiseStep {
         host();
       }
     };
-    return cache_.resolve(opt_.state(), group_index(opt_, group_), params, keys, init);
+    std::vector<StateCache::Tensors> state =
+        cache_.resolve(opt_.state(), group_index(opt_, group_), params, keys, init);
+    // Slots like the param, the counter and host scalars one element each:
+    // checked for every param before any changes (a loaded state is
+    // untrusted). The fused launch builder checks its own.
+    if (fused) return state;
+    std::vector<StateShape> shapes(keys.size(), StateShape::Scalar);
+    for (std::size_t j = 1; j < keys.size() - kHost; ++j) shapes[j] = StateShape::LikeParam;
+    check_state(opt_.name(), params, state, keys, shapes);
+    return state;
   }
 
   // The state tensors of one param in kernel slot order (inactive slots

@@ -1,5 +1,7 @@
 #include "optim/state_cache.h"
 
+#include "optim/fused_launch.h"
+
 #include <variant>
 
 namespace descent::optim::detail {
@@ -91,6 +93,23 @@ std::vector<StateCache::Tensors> StateCache::resolve(OptimizerState& state, std:
     }
   }
   return out;
+}
+
+void check_state(const std::string& optimizer, const std::vector<ParamRef>& params,
+                 const std::vector<StateCache::Tensors>& state, const std::vector<std::string>& keys,
+                 const std::vector<StateShape>& shapes) {
+  for (std::size_t k = 0; k < params.size(); ++k)
+    for (std::size_t j = 0; j < keys.size(); ++j) {
+      const TensorImpl& t = *state[k].impl[j];
+      const TensorImpl& p = *params[k].param_impl;
+      if (shapes[j] == StateShape::Scalar) {
+        if (t.layout != Layout::Strided || numel_of(t.sizes) != 1)
+          raise<RuntimeError>(optimizer, ": the state '", keys[j], "' of parameter ", params[k].index,
+                              " must be a one-element tensor, got shape ", shape_to_string(t.sizes));
+      } else if (!same_layout(p, t)) {
+        raise_layout_mismatch(optimizer, p, t, keys[j].c_str());
+      }
+    }
 }
 
 }  // namespace descent::optim::detail

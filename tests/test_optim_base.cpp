@@ -169,6 +169,35 @@ TEST_CASE("an undefined state tensor raises at the next step") {
     }
 }
 
+// A `step` counter that is not one element raises before anything changes,
+// also on the fused path (which advances counters in its checked pass).
+TEST_CASE("a step counter of several elements raises and changes nothing") {
+  for (const OptimizerInfo& info : optim_db())
+    for (const char* impl : {"forloop", "fused"}) {
+      if (!info.has_step_state || (std::string(impl) == "fused" && !info.supports("fused"))) continue;
+      INFO(info.name, " ", impl);
+      Dict config = info.stateful_config;
+      config.set("foreach", false);
+      if (info.supports("fused")) config.set("fused", std::string(impl) == "fused");
+      Tensor a = leaf({3}), b = leaf({3});
+      auto opt = make(info, Params{a, b}, config);
+      a.set_grad(ones({3}));
+      b.set_grad(ones({3}));
+      opt->step();
+      opt->state()[b].set("step", zeros({3}));
+      Tensor a_before = a.detach().clone(), b_before = b.detach().clone();
+      const int64_t a_version = a._version();
+      const double a_step = opt->state()[a].at("step").to_double();
+      CHECK_THROWS_AS(opt->step(), Error);
+      CHECK(equal(a.detach(), a_before));
+      CHECK(equal(b.detach(), b_before));
+      if (std::string(impl) == "fused") {
+        CHECK(a._version() == a_version);
+        CHECK(opt->state()[a].at("step").to_double() == a_step);
+      }
+    }
+}
+
 // Every grad is checked before any param changes, on every implementation.
 TEST_CASE("a step whose second param has a bad grad changes nothing") {
   for (const OptimizerInfo& info : optim_db())
