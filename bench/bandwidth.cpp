@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
     descent::set_num_threads(t);
     std::printf("%8d %10.2f %10.2f %10.2f %10.2f %12.2f\n", t, bench::gbps(x, bench::copy, bench::kCopyBytes),
                 bench::gbps(x, bench::scale, bench::kScaleBytes), bench::gbps(x, bench::add, bench::kAddBytes),
-                bench::gbps(x, bench::triad, bench::kTriadBytes), bench::gbps(x, bench::adam_pattern, bench::kAdamBytes));
+                bench::gbps(x, bench::triad, bench::kTriadBytes), bench::gbps(x, bench::optimizer_pattern<2>, bench::optimizer_bytes(2)));
   }
   return 0;
 }

@@ -29,8 +29,8 @@ inline double median_seconds(int warmup, int repeats, const std::function<void()
 }
 
 struct Arrays {
-  std::vector<float> a, b, c, d;
-  explicit Arrays(int64_t n) : a(n, 1.0f), b(n, 2.0f), c(n, 0.5f), d(n, 0.25f) {}
+  std::vector<float> a, b, c, d, e;
+  explicit Arrays(int64_t n) : a(n, 1.0f), b(n, 2.0f), c(n, 0.5f), d(n, 0.25f), e(n, 0.125f) {}
   int64_t size() const { return static_cast<int64_t>(a.size()); }
 };
 
@@ -39,8 +39,7 @@ inline void for_range(int64_t n, const std::function<void(int64_t, int64_t)>& bo
 }
 
 // Bytes moved per element by each kernel (reads + writes, 4-byte floats).
-inline constexpr double kCopyBytes = 8, kScaleBytes = 8, kAddBytes = 12, kTriadBytes = 12, kAdamBytes = 28,
-                        kSgdBytes = 20;
+inline constexpr double kCopyBytes = 8, kScaleBytes = 8, kAddBytes = 12, kTriadBytes = 12;
 
 inline void copy(Arrays& x) {
   for_range(x.size(), [&](int64_t lo, int64_t hi) { std::copy(x.a.begin() + lo, x.a.begin() + hi, x.c.begin() + lo); });
@@ -60,35 +59,28 @@ inline void triad(Arrays& x) {
     for (int64_t i = lo; i < hi; ++i) x.a[i] = x.b[i] + 3.0f * x.c[i];
   });
 }
-// The traffic of an Adam step: read param, grad, m, v; write param, m, v in
-// place; trivial arithmetic. What the hardware allows for that update.
-inline void adam_pattern(Arrays& x) {
+// The traffic of an optimizer step with `States` state arrays: read param,
+// grad and each state; write param and the states in place; trivial
+// arithmetic. What the hardware allows for that update (Adam: 2, SGD with
+// momentum: 1, RMSprop centered with momentum: 3).
+template <int States>
+void optimizer_pattern(Arrays& x) {
+  static_assert(States >= 1 && States <= 3);
   for_range(x.size(), [&](int64_t lo, int64_t hi) {
     float* p = x.a.data();
     const float* g = x.b.data();
-    float* m = x.c.data();
-    float* v = x.d.data();
+    float* s[3] = {x.c.data(), x.d.data(), x.e.data()};
     for (int64_t i = lo; i < hi; ++i) {
-      m[i] = 0.9f * m[i] + g[i];
-      v[i] = 0.9f * v[i] + g[i];
-      p[i] = p[i] - 1e-9f * (m[i] + v[i]);
+      float sum = 0.0f;
+      for (int k = 0; k < States; ++k) {
+        s[k][i] = 0.9f * s[k][i] + g[i];
+        sum += s[k][i];
+      }
+      p[i] = p[i] - 1e-9f * sum;
     }
   });
 }
-
-// The traffic of an SGD-with-momentum step: read param, grad, buffer; write
-// param and buffer in place.
-inline void sgd_pattern(Arrays& x) {
-  for_range(x.size(), [&](int64_t lo, int64_t hi) {
-    float* p = x.a.data();
-    const float* g = x.b.data();
-    float* m = x.c.data();
-    for (int64_t i = lo; i < hi; ++i) {
-      m[i] = 0.9f * m[i] + g[i];
-      p[i] = p[i] - 1e-9f * m[i];
-    }
-  });
-}
+inline constexpr double optimizer_bytes(int states) { return 12.0 + 8.0 * states; }
 
 // GB/s of one kernel on arrays of n floats, median of `repeats`.
 inline double gbps(Arrays& x, void (*kernel)(Arrays&), double bytes_per_element, int repeats = 15) {

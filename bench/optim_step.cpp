@@ -1,4 +1,5 @@
-// bench/optim_step: one optimizer step, per optimizer x implementation x
+// bench/optim_step: one optimizer step, per optimizer x implementation
+// (forloop, default = neither flag, foreach, fused) x
 // workload x thread count. Prints the median step time, ns per element,
 // effective GB/s and its fraction of the roof (the same traffic pattern run
 // by bench/memory_probe.h in this process, at the same thread count).
@@ -36,25 +37,34 @@ std::vector<Workload> workloads() {
 
 struct OptimizerSpec {
   std::string name;
-  double bytes_per_element;
+  int states;  // per-element state arrays: the bytes moved are 12 + 8 per state (float32)
   std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor>, std::optional<bool>, std::optional<bool>)> make;
 };
 
+// An optimizer built by name with these options plus the implementation flags.
+OptimizerSpec by_name(std::string label, const std::string& name, int states, Dict options = {}) {
+  return {std::move(label), states,
+          [name, options](std::vector<Tensor> p, std::optional<bool> foreach, std::optional<bool> fused) {
+            Dict kwargs = options;
+            kwargs.set("foreach", foreach ? Value(*foreach) : Value());
+            kwargs.set("fused", fused ? Value(*fused) : Value());
+            return optim::make_optimizer(name, optim::Params(std::move(p)), kwargs);
+          }};
+}
+
 std::vector<OptimizerSpec> optimizers() {
-  return {
-      {"SGD(momentum)", bench::kSgdBytes,
-       [](std::vector<Tensor> p, std::optional<bool> foreach, std::optional<bool> fused) {
-         return std::make_unique<optim::SGD>(std::move(p), optim::SGDOptions{.lr = 1e-3, .momentum = 0.9, .foreach = foreach, .fused = fused});
-       }},
-      {"Adam", bench::kAdamBytes,
-       [](std::vector<Tensor> p, std::optional<bool> foreach, std::optional<bool> fused) {
-         return std::make_unique<optim::Adam>(std::move(p), optim::AdamOptions{.foreach = foreach, .fused = fused});
-       }},
-      {"AdamW", bench::kAdamBytes,
-       [](std::vector<Tensor> p, std::optional<bool> foreach, std::optional<bool> fused) {
-         return std::make_unique<optim::AdamW>(std::move(p), optim::AdamWOptions{.foreach = foreach, .fused = fused});
-       }},
-  };
+  return {by_name("SGD(momentum)", "SGD", 1, Dict{{"lr", 1e-3}, {"momentum", 0.9}}),
+          by_name("Adam", "Adam", 2),
+          by_name("AdamW", "AdamW", 2),
+          by_name("Adadelta", "Adadelta", 2),
+          by_name("Adagrad", "Adagrad", 1),
+          by_name("Adamax", "Adamax", 2),
+          by_name("ASGD", "ASGD", 1),
+          by_name("NAdam", "NAdam", 2),
+          by_name("RAdam", "RAdam", 2),
+          by_name("RMSprop", "RMSprop", 1),
+          by_name("RMSprop(c,m)", "RMSprop", 3, Dict{{"momentum", 0.9}, {"centered", true}}),
+          by_name("Rprop", "Rprop", 2)};
 }
 }  // namespace
 
@@ -68,11 +78,12 @@ int main(int argc, char** argv) {
               "GB/s", "roof", "%roof");
   for (int threads = 1; threads <= max_threads; ++threads) {
     set_num_threads(threads);
-    double adam_roof = bench::gbps(probe, bench::adam_pattern, bench::kAdamBytes);
-    double sgd_roof = bench::gbps(probe, bench::sgd_pattern, bench::kSgdBytes);
+    const double roofs[] = {0, bench::gbps(probe, bench::optimizer_pattern<1>, bench::optimizer_bytes(1)),
+                            bench::gbps(probe, bench::optimizer_pattern<2>, bench::optimizer_bytes(2)),
+                            bench::gbps(probe, bench::optimizer_pattern<3>, bench::optimizer_bytes(3))};
     for (const auto& w : workloads())
       for (const auto& spec : optimizers())
-        for (const char* impl : {"forloop", "foreach", "fused"}) {
+        for (const char* impl : {"forloop", "default", "foreach", "fused"}) {
           std::string label = spec.name + "/" + impl + "/" + w.name;
           if (!filter.empty() && label.find(filter) == std::string::npos) continue;
           Generator gen(7);
@@ -84,12 +95,18 @@ int main(int argc, char** argv) {
             numel += p.numel();
             params.push_back(p);
           }
-          std::string i(impl);
-          auto opt = spec.make(params, i == "foreach" ? std::optional<bool>(true) : std::nullopt,
-                               i == "fused" ? std::optional<bool>(true) : std::nullopt);
+          // forloop names both flags false; default names neither.
+          const std::string i(impl);
+          std::optional<bool> foreach, fused;
+          if (i != "default") {
+            foreach = i == "foreach";
+            fused = i == "fused";
+          }
+          auto opt = spec.make(params, foreach, fused);
           double s = bench::median_seconds(2, repeats, [&] { opt->step(); });
-          double gbps = spec.bytes_per_element * static_cast<double>(numel) / s / 1e9;
-          double roof = spec.bytes_per_element == bench::kAdamBytes ? adam_roof : sgd_roof;
+          const double bytes = bench::optimizer_bytes(spec.states);
+          double gbps = bytes * static_cast<double>(numel) / s / 1e9;
+          double roof = roofs[spec.states];
           std::printf("%-14s %-8s %-14s %3d %12.3f %9.3f %8.2f %8.2f %5.0f%%\n", spec.name.c_str(), impl, w.name.c_str(),
                       threads, s * 1e3, s * 1e9 / static_cast<double>(numel), gbps, roof, 100 * gbps / roof);
           std::fflush(stdout);
