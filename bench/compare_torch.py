@@ -26,6 +26,15 @@ OPTIMIZERS = {
     "SGD(momentum)": lambda p, **kw: torch.optim.SGD(p, lr=1e-3, momentum=0.9, **kw),
     "Adam": lambda p, **kw: torch.optim.Adam(p, **kw),
     "AdamW": lambda p, **kw: torch.optim.AdamW(p, **kw),
+    "Adadelta": lambda p, **kw: torch.optim.Adadelta(p, **kw),
+    "Adagrad": lambda p, **kw: torch.optim.Adagrad(p, **kw),
+    "Adamax": lambda p, **kw: torch.optim.Adamax(p, **kw),
+    "ASGD": lambda p, **kw: torch.optim.ASGD(p, **kw),
+    "NAdam": lambda p, **kw: torch.optim.NAdam(p, **kw),
+    "RAdam": lambda p, **kw: torch.optim.RAdam(p, **kw),
+    "RMSprop": lambda p, **kw: torch.optim.RMSprop(p, **kw),
+    "RMSprop(c,m)": lambda p, **kw: torch.optim.RMSprop(p, momentum=0.9, centered=True, **kw),
+    "Rprop": lambda p, **kw: torch.optim.Rprop(p, **kw),
 }
 
 
@@ -47,8 +56,8 @@ def time_torch(opt_name, impl, shapes, repeats):
     try:
         opt = OPTIMIZERS[opt_name](params, **impl_kwargs(impl))
         opt.step()
-    except (RuntimeError, TypeError, ValueError):
-        return None  # this PyTorch lacks the implementation (e.g. fused on CPU in 1.13)
+    except (RuntimeError, TypeError, ValueError, AttributeError):
+        return None  # this PyTorch lacks the implementation (e.g. fused Adamax, or fused on CPU in 1.13)
     opt.step()
     times = []
     for _ in range(repeats):
@@ -80,7 +89,7 @@ def main():
     print(text)
     print(f"PyTorch {torch.__version__}: median step time (ms) and descent speed-up (torch time / descent time)")
     print(f"{'optimizer':14} {'torch impl':10} {'workload':14} {'thr':>3} {'torch ms':>10} "
-          f"{'vs fwd loop':>11} {'vs foreach':>11} {'vs fused':>11}")
+          f"{'vs fwd loop':>11} {'vs default':>11} {'vs foreach':>11} {'vs fused':>11}")
     for threads in sorted({k[3] for k in ours}):
         torch.set_num_threads(threads)
         for wname, shapes in workloads().items():
@@ -91,7 +100,7 @@ def main():
                         continue
                     t = time_torch(opt_name, impl, shapes, args.repeats)
                     ratios = []
-                    for our_impl in ("forloop", "foreach", "fused"):
+                    for our_impl in ("forloop", "default", "foreach", "fused"):
                         mine = ours.get((opt_name, our_impl, wname, threads))
                         ratios.append(f"{t / mine[0]:10.2f}x" if t and mine else f"{'-':>11}")
                     shown = f"{t * 1e3:10.3f}" if t else f"{'n/a':>10}"
