@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include <bit>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <unordered_set>
 
 #include "descent/autograd/nn/linear.h"
 #include "descent/optim/checkpoint.h"
@@ -656,6 +658,51 @@ TEST_SUITE("checkpoint") {
     CHECK(undetected == 0);  // the checksum catches every raw corruption
     CHECK(rejected > 3000);
     MESSAGE("random corruption: ", loaded, " loaded, ", rejected, " rejected");
+  }
+
+  // Issue 13 (fault campaign): keys were checked for duplicates with a
+  // std::unordered_set, whose int hash is the identity: 100k keys that are
+  // multiples of its bucket count took 20-58 s to load instead of ~50 ms.
+  TEST_CASE("crafted dict keys load as fast as ordinary ones") {
+    constexpr int64_t n = 100000;
+    // Multiples of the bucket count std::unordered_set picks for n keys, and of 2^16
+    // (for tables with power-of-two sizes).
+    std::unordered_set<Key> probe;
+    probe.reserve(n);
+    const int64_t stride = static_cast<int64_t>(probe.bucket_count()) << 16;
+    auto dict_file = [&](int64_t step, std::optional<int64_t> duplicate = std::nullopt) {
+      Le tree;
+      tree.u8(0x0A).u64(n + (duplicate ? 1 : 0));
+      for (int64_t i = 0; i < n; ++i) tree.u8(0x03).u64(static_cast<uint64_t>(i * step)).u8(0x00);
+      if (duplicate) tree.u8(0x03).u64(static_cast<uint64_t>(*duplicate)).u8(0x00);
+      return tree_file(tree).bytes();
+    };
+    const std::vector<uint8_t> normal = dict_file(1), crafted = dict_file(stride);
+    REQUIRE(normal.size() == crafted.size());
+    // Load, then look every key up in the loaded dict; the best of three runs.
+    auto seconds = [](const std::vector<uint8_t>& bytes) {
+      double best = 1e9;
+      for (int run = 0; run < 3; ++run) {
+        const auto start = std::chrono::steady_clock::now();
+        Value v = deserialize(bytes);
+        const Dict& d = v.to_dict();
+        std::size_t found = 0;
+        for (const auto& item : d) found += d.contains(item.first) ? 1 : 0;
+        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        CHECK(found == static_cast<std::size_t>(n));
+        if (best > 1.0) break;  // slow enough to fail; do not wait for two more
+      }
+      return best;
+    };
+    const double normal_s = seconds(normal), crafted_s = seconds(crafted);
+    MESSAGE("a ", crafted.size(), "-byte dict of ", n, " int keys loads in ", normal_s * 1e3,
+            " ms; with keys that are multiples of ", stride, ": ", crafted_s * 1e3, " ms");
+    CHECK(crafted_s < 20 * normal_s + 0.05);
+    // Duplicates are still found in big dicts, at the byte of the second occurrence.
+    const std::vector<uint8_t> dup = dict_file(stride, 77 * stride);
+    const std::string message =
+        "at byte " + std::to_string(49 + 10 * n) + ": duplicate dict key " + std::to_string(77 * stride);
+    CHECK_THROWS_WITH_AS(deserialize(dup), doctest::Contains(message.c_str()), ValueError);
   }
 
 }  // TEST_SUITE
