@@ -2,15 +2,22 @@
 // format itself lives in checkpoint_encode.cpp and checkpoint_decode.cpp.
 #include "descent/optim/checkpoint.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <random>
+#include <string_view>
+#include <unordered_set>
 
 #include "optim/checkpoint_format.h"
 
@@ -32,6 +39,101 @@ class VectorSink : public checkpoint::Sink {
   std::vector<uint8_t>& out_;
 };
 
+// ---- temporary files ----
+//
+// save() writes `.<name>.tmp-<pid>-<counter>` beside the target: the writer's
+// process id, and a number unique within that process. A save killed midway
+// leaves its temporary file behind; the next save() or load() of the same
+// target removes the ones that are stale: the writer was this process and
+// is no longer writing (its counter is not in live_counters()), or the
+// writer's process no longer exists (kill(pid, 0) fails with ESRCH). Writers
+// also hold an flock() on their file while writing, so a live writer that the
+// pid test cannot see (another PID namespace sharing the directory) keeps its
+// file. Nothing else is touched: only regular files, only in the target's
+// directory, only names of exactly that form.
+
+std::string temp_prefix(const fs::path& target) { return "." + target.filename().string() + ".tmp-"; }
+
+// The counters of this process's saves that are writing now.
+struct LiveCounters {
+  std::mutex mutex;
+  std::unordered_set<uint64_t> counters;
+};
+LiveCounters& live_counters() {
+  static LiveCounters* live = new LiveCounters();  // never destroyed: saves may run during static destruction
+  return *live;
+}
+
+// A decimal number exactly as std::to_string writes it (no sign, no leading zeros).
+template <typename T>
+std::optional<T> parse_decimal(std::string_view text) {
+  T value{};
+  if (text.empty() || (text.size() > 1 && text[0] == '0')) return std::nullopt;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// The writer of a temporary file named `<prefix><pid>-<counter>`, or nullopt for any other name.
+struct TempOwner {
+  pid_t pid;
+  uint64_t counter;
+};
+std::optional<TempOwner> temp_owner(std::string_view name, std::string_view prefix) {
+  if (name.size() <= prefix.size() || name.substr(0, prefix.size()) != prefix) return std::nullopt;
+  const std::string_view suffix = name.substr(prefix.size());
+  const std::size_t dash = suffix.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  const auto pid = parse_decimal<int32_t>(suffix.substr(0, dash));
+  const auto counter = parse_decimal<uint64_t>(suffix.substr(dash + 1));
+  if (!pid || *pid <= 0 || !counter) return std::nullopt;
+  return TempOwner{static_cast<pid_t>(*pid), *counter};
+}
+
+bool writer_gone(const TempOwner& owner) {
+  if (owner.pid == ::getpid()) {
+    LiveCounters& live = live_counters();
+    std::lock_guard lock(live.mutex);
+    return live.counters.count(owner.counter) == 0;
+  }
+  return ::kill(owner.pid, 0) != 0 && errno == ESRCH;
+}
+
+// Removes the stale temporary files of target's saves. Best effort and
+// silent: cleaning up never makes a save or load fail.
+void remove_stale_temp_files(const fs::path& target) noexcept {
+  try {
+    if (!target.has_filename()) return;
+    const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+    const std::string prefix = temp_prefix(target);
+    const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0) return;
+    DIR* listing = ::fdopendir(dir_fd);
+    if (listing == nullptr) {
+      ::close(dir_fd);
+      return;
+    }
+    std::vector<std::string> stale;
+    while (const dirent* entry = ::readdir(listing)) {
+      const std::optional<TempOwner> owner = temp_owner(entry->d_name, prefix);
+      if (owner && writer_gone(*owner)) stale.emplace_back(entry->d_name);
+    }
+    for (const std::string& name : stale) {
+      // Never follows a link, never blocks on a FIFO; only a regular file nobody holds locked.
+      const int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+      if (fd < 0) continue;
+      struct stat opened {}, named {};
+      if (::fstat(fd, &opened) == 0 && S_ISREG(opened.st_mode) && ::flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+          ::fstatat(dir_fd, name.c_str(), &named, AT_SYMLINK_NOFOLLOW) == 0 && named.st_dev == opened.st_dev &&
+          named.st_ino == opened.st_ino)
+        ::unlinkat(dir_fd, name.c_str(), 0);
+      ::close(fd);
+    }
+    ::closedir(listing);  // closes dir_fd
+  } catch (...) {
+  }
+}
+
 // A buffered temporary file beside the target that replaces it on commit()
 // and is removed if destroyed uncommitted, so the target only ever holds the
 // old checkpoint or the complete new one.
@@ -43,13 +145,28 @@ class AtomicFile : public checkpoint::Sink {
     // O_EXCL makes a name collision (another save racing for the same target) fail and retry, never share a
     // file.
     static std::atomic<uint64_t> counter{std::random_device{}()};
+    const std::string prefix = temp_prefix(target) + std::to_string(::getpid()) + "-";
+    LiveCounters& live = live_counters();
     for (int attempt = 0; fd_ < 0; ++attempt) {
-      temp_ = dir_ / ("." + target.filename().string() + ".tmp-" + std::to_string(counter.fetch_add(1)));
+      counter_ = counter.fetch_add(1);
+      temp_ = dir_ / (prefix + std::to_string(counter_));
+      {
+        // Registered before the file exists, so a cleanup never sees it unregistered.
+        std::lock_guard lock(live.mutex);
+        live.counters.insert(counter_);
+      }
       fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-      if (fd_ < 0 && (errno != EEXIST || attempt == 100))
-        raise<RuntimeError>("save: cannot create a temporary file in ", quoted(dir_), " to write ",
-                            quoted(target), ": ", system_error());
+      if (fd_ < 0) {
+        const int error = errno;
+        unregister();
+        errno = error;
+        if (errno != EEXIST || attempt == 100)
+          raise<RuntimeError>("save: cannot create a temporary file in ", quoted(dir_), " to write ",
+                              quoted(target), ": ", system_error());
+      }
     }
+    // Marks the file as being written for cleanups in other PID namespaces; released on close or death.
+    ::flock(fd_, LOCK_EX | LOCK_NB);
     buffer_.reserve(kBufferSize);
   }
   AtomicFile(const AtomicFile&) = delete;
@@ -57,6 +174,7 @@ class AtomicFile : public checkpoint::Sink {
   ~AtomicFile() override {
     if (fd_ >= 0) ::close(fd_);
     if (!committed_) ::unlink(temp_.c_str());
+    unregister();
   }
 
   void write(const uint8_t* data, std::size_t n) override {
@@ -109,7 +227,14 @@ class AtomicFile : public checkpoint::Sink {
     }
   }
 
+  void unregister() noexcept {
+    LiveCounters& live = live_counters();
+    std::lock_guard lock(live.mutex);
+    live.counters.erase(counter_);
+  }
+
   fs::path target_, dir_, temp_;
+  uint64_t counter_ = 0;
   int fd_ = -1;
   bool committed_ = false;
   std::vector<uint8_t> buffer_;
@@ -149,12 +274,14 @@ std::vector<uint8_t> read_file(const fs::path& path) {
 }  // namespace
 
 void save(const Value& obj, const fs::path& path) {
+  remove_stale_temp_files(path);
   AtomicFile file(path);
   checkpoint::encode(obj, file, "save");
   file.commit();
 }
 
 Value load(const fs::path& path, std::optional<Device> map_location) {
+  remove_stale_temp_files(path);
   const std::vector<uint8_t> bytes = read_file(path);
   return checkpoint::decode(bytes, map_location, "load", "checkpoint " + quoted(path));
 }

@@ -5,6 +5,7 @@
 
 #include "descent/optim/optimizer.h"
 #include "descent/tensor/ops.h"
+#include "optim/key_hash.h"
 
 namespace descent::optim {
 
@@ -92,8 +93,10 @@ void Optimizer::load_state_dict(const Dict& state_dict) {
     raise<ValueError>(name_, ".load_state_dict: loaded state dict has a different number of parameter groups (",
                       saved_groups.size(), " saved, ", param_groups_.size(), " in the optimizer)");
 
-  // Positional matching of saved ids to current parameters.
-  std::unordered_map<int64_t, std::pair<Tensor, std::size_t>> id_map;
+  // Positional matching of saved ids to current parameters. The ids come from
+  // the (possibly loaded, untrusted) state dict: a keyed hash keeps crafted ids
+  // from piling into one bucket.
+  std::unordered_map<int64_t, std::pair<Tensor, std::size_t>, descent::detail::KeyedHash> id_map;
   std::vector<ParamGroup> new_groups;
   for (std::size_t g = 0; g < saved_groups.size(); ++g) {
     if (!saved_groups[g].is_dict())

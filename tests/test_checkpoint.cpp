@@ -5,14 +5,19 @@
 #include <doctest/doctest.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <bit>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
+#include <unordered_set>
 
 #include "descent/autograd/nn/linear.h"
 #include "descent/optim/checkpoint.h"
@@ -656,6 +661,225 @@ TEST_SUITE("checkpoint") {
     CHECK(undetected == 0);  // the checksum catches every raw corruption
     CHECK(rejected > 3000);
     MESSAGE("random corruption: ", loaded, " loaded, ", rejected, " rejected");
+  }
+
+  // Issue 13 (fault campaign): keys were checked for duplicates with a
+  // std::unordered_set, whose int hash is the identity: 100k keys that are
+  // multiples of its bucket count took 20-58 s to load instead of ~50 ms.
+  TEST_CASE("crafted dict keys load as fast as ordinary ones") {
+    constexpr int64_t n = 100000;
+    // Multiples of the bucket count std::unordered_set picks for n keys, and of 2^16
+    // (for tables with power-of-two sizes).
+    std::unordered_set<Key> probe;
+    probe.reserve(n);
+    const int64_t stride = static_cast<int64_t>(probe.bucket_count()) << 16;
+    auto dict_file = [&](int64_t step, std::optional<int64_t> duplicate = std::nullopt) {
+      Le tree;
+      tree.u8(0x0A).u64(n + (duplicate ? 1 : 0));
+      for (int64_t i = 0; i < n; ++i) tree.u8(0x03).u64(static_cast<uint64_t>(i * step)).u8(0x00);
+      if (duplicate) tree.u8(0x03).u64(static_cast<uint64_t>(*duplicate)).u8(0x00);
+      return tree_file(tree).bytes();
+    };
+    const std::vector<uint8_t> normal = dict_file(1), crafted = dict_file(stride);
+    REQUIRE(normal.size() == crafted.size());
+    // Load, then look every key up in the loaded dict; the best of three runs.
+    auto seconds = [](const std::vector<uint8_t>& bytes) {
+      double best = 1e9;
+      for (int run = 0; run < 3; ++run) {
+        const auto start = std::chrono::steady_clock::now();
+        Value v = deserialize(bytes);
+        const Dict& d = v.to_dict();
+        std::size_t found = 0;
+        for (const auto& item : d) found += d.contains(item.first) ? 1 : 0;
+        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        CHECK(found == static_cast<std::size_t>(n));
+        if (best > 1.0) break;  // slow enough to fail; do not wait for two more
+      }
+      return best;
+    };
+    const double normal_s = seconds(normal), crafted_s = seconds(crafted);
+    MESSAGE("a ", crafted.size(), "-byte dict of ", n, " int keys loads in ", normal_s * 1e3,
+            " ms; with keys that are multiples of ", stride, ": ", crafted_s * 1e3, " ms");
+    CHECK(crafted_s < 20 * normal_s + 0.05);
+    // Duplicates are still found in big dicts, at the byte of the second occurrence.
+    const std::vector<uint8_t> dup = dict_file(stride, 77 * stride);
+    const std::string message =
+        "at byte " + std::to_string(49 + 10 * n) + ": duplicate dict key " + std::to_string(77 * stride);
+    CHECK_THROWS_WITH_AS(deserialize(dup), doctest::Contains(message.c_str()), ValueError);
+  }
+
+  // Issue 13: a save killed midway left `.<name>.tmp-<counter>` behind forever.
+  TEST_CASE("save and load remove stale temporary files of their target, and nothing else") {
+    TempDir dir;
+    const fs::path path = dir.path / "model.dckpt";
+    const std::string me = std::to_string(::getpid());
+    // A process that has exited and been reaped: its pid names no process now.
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) ::_exit(0);
+    REQUIRE(::waitpid(child, nullptr, 0) == child);
+    const std::string dead = std::to_string(child);
+    REQUIRE(::kill(child, 0) != 0);
+    const std::string alive = std::to_string(::getppid());  // another process that is running
+
+    auto touch = [&](const std::string& name) {
+      std::ofstream(dir.path / name) << "partial";
+      REQUIRE(fs::is_regular_file(dir.path / name));
+    };
+    auto plant = [&] {
+      const std::vector<std::string> stale = {
+          ".model.dckpt.tmp-" + dead + "-7",  // a killed save of another process
+          ".model.dckpt.tmp-" + dead + "-0",
+          ".model.dckpt.tmp-" + me + "-18446744073709551615",  // this process, no save of it is writing
+      };
+      for (const std::string& name : stale) touch(name);
+      return stale;
+    };
+    const std::vector<std::string> decoys = {
+        ".model.dckpt.tmp-" + alive + "-7",  // a save of a live process
+        ".model.dckpt.tmp-" + dead,          // not the writer's suffix format...
+        ".model.dckpt.tmp-" + dead + "-",
+        ".model.dckpt.tmp-" + dead + "-07",
+        ".model.dckpt.tmp-0" + dead + "-7",
+        ".model.dckpt.tmp-" + dead + "-7x",
+        ".model.dckpt.tmp-" + dead + "-7.bak",
+        ".model.dckpt.tmp--" + dead + "-7",
+        ".model.dckpt.tmp-" + dead + "--7",
+        ".model.dckpt.tmp-0-7",
+        ".model.dckpt.tmp-99999999999-7",
+        ".model.dckpt.tmp-",
+        ".model.dckpt.tmp-12345",              // the pid-less names of older versions
+        "model.dckpt.tmp-" + dead + "-7",      // ...nor the exact prefix
+        ".model.dckpt.tmp" + dead + "-7",
+        "..model.dckpt.tmp-" + dead + "-7",
+        ".model.dckpt.tm-" + dead + "-7",
+        ".xmodel.dckpt.tmp-" + dead + "-7",
+        ".model.dckpt.tmp-" + dead + "-7 ",
+        ".other.dckpt.tmp-" + dead + "-7",     // another target's
+        ".model.dckp.tmp-" + dead + "-7",
+        "model.dckpt.bak",
+        ".model.dckpt",
+    };
+    for (const std::string& name : decoys) touch(name);
+    // Right names, but not plain files nobody writes: a directory, a symbolic link, a FIFO, and a
+    // file that a writer (one this process cannot see by its pid) holds locked.
+    const std::string as_dir = ".model.dckpt.tmp-" + dead + "-8", as_link = ".model.dckpt.tmp-" + dead + "-9",
+                      as_fifo = ".model.dckpt.tmp-" + dead + "-10", locked = ".model.dckpt.tmp-" + dead + "-11";
+    fs::create_directory(dir.path / as_dir);
+    touch("link-target");
+    fs::create_symlink(dir.path / "link-target", dir.path / as_link);
+    REQUIRE(::mkfifo((dir.path / as_fifo).c_str(), 0600) == 0);
+    touch(locked);
+    const int lock_fd = ::open((dir.path / locked).c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(lock_fd >= 0);
+    REQUIRE(::flock(lock_fd, LOCK_EX | LOCK_NB) == 0);
+    // The same names in a subdirectory belong to another target.
+    fs::create_directory(dir.path / "sub");
+    std::ofstream(dir.path / "sub" / (".model.dckpt.tmp-" + dead + "-7")) << "partial";
+
+    std::vector<std::string> survivors = decoys;
+    for (const std::string& name : {as_dir, as_link, as_fifo, locked, std::string("link-target"),
+                                    std::string("sub"), std::string("model.dckpt")})
+      survivors.push_back(name);
+    std::sort(survivors.begin(), survivors.end());
+    auto files = [&] {
+      std::vector<std::string> names = dir.files();
+      std::sort(names.begin(), names.end());
+      return names;
+    };
+
+    plant();
+    const Value value = Dict{{"w", randn({4})}, {"step", 3}};
+    save(value, path);
+    CHECK(files() == survivors);
+    CHECK(load(path) == value);
+    plant();
+    CHECK(load(path) == value);  // load cleans up too
+    CHECK(files() == survivors);
+    // A load that fails (not a checkpoint) still cleans up, and cleaning never makes it fail differently.
+    plant();
+    CHECK_THROWS_AS(load(dir.path / "link-target"), ValueError);
+    CHECK(files().size() == survivors.size() + 3);  // another target: its own temporaries only
+    std::ofstream(dir.path / (".link-target.tmp-" + dead + "-1")) << "partial";
+    CHECK_THROWS_AS(load(dir.path / "link-target"), ValueError);
+    CHECK(!fs::exists(dir.path / (".link-target.tmp-" + dead + "-1")));
+    save(value, path);
+    CHECK(files() == survivors);
+    CHECK(fs::is_regular_file(dir.path / "sub" / (".model.dckpt.tmp-" + dead + "-7")));
+    CHECK(fs::is_regular_file(dir.path / "link-target"));
+    // Relative paths name the same directory.
+    {
+      plant();
+      const fs::path cwd = fs::current_path();
+      fs::current_path(dir.path);
+      CHECK(load("model.dckpt") == value);
+      fs::current_path(cwd);
+      CHECK(files() == survivors);
+    }
+    ::close(lock_fd);
+    // Unlocked now, but its pid is dead: the lock was all that kept it.
+    save(value, path);
+    survivors.erase(std::find(survivors.begin(), survivors.end(), locked));
+    CHECK(files() == survivors);
+
+    // A real save killed midway: the file-size limit's SIGXFSZ kills the child part way through the blob.
+    const Value large = Dict{{"w", zeros({1 << 18})}};
+    const pid_t killed = ::fork();
+    REQUIRE(killed >= 0);
+    if (killed == 0) {
+      ::alarm(30);
+      rlimit small{1 << 16, 1 << 16};
+      ::setrlimit(RLIMIT_FSIZE, &small);
+      std::signal(SIGXFSZ, SIG_DFL);
+      try {
+        save(large, path);
+      } catch (...) {
+      }
+      ::_exit(0);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(killed, &status, 0) == killed);
+    CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGXFSZ));
+    auto left_by_killed = [&] {
+      const std::string prefix = ".model.dckpt.tmp-" + std::to_string(killed) + "-";
+      int n = 0;
+      for (const std::string& name : dir.files()) n += name.rfind(prefix, 0) == 0 ? 1 : 0;
+      return n;
+    };
+    CHECK(left_by_killed() == 1);
+    CHECK(load(path) == value);
+    CHECK(left_by_killed() == 0);
+    CHECK(files() == survivors);
+  }
+
+  TEST_CASE("cleanup never removes the temporary file of a save that is still writing") {
+    TempDir dir;
+    const fs::path path = dir.path / "busy.dckpt";
+    const Value big = Dict{{"w", zeros({1 << 18})}};
+    save(big, path);
+    std::atomic<bool> done{false};
+    std::atomic<int> saves{0}, failures{0};
+    std::thread writer([&] {
+      for (int i = 0; i < 40; ++i) {
+        try {
+          save(big, path);
+          ++saves;
+        } catch (const descent::Error&) {
+          ++failures;
+        }
+      }
+      done = true;
+    });
+    int loads = 0;
+    while (!done) {
+      CHECK_NOTHROW(load(path));
+      ++loads;
+    }
+    writer.join();
+    MESSAGE(saves.load(), " saves while ", loads, " loads cleaned up beside them");
+    CHECK(failures == 0);
+    CHECK(saves == 40);
+    CHECK(dir.files() == std::vector<std::string>{"busy.dckpt"});
   }
 
 }  // TEST_SUITE

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "descent/optim/checkpoint.h"
@@ -393,4 +394,96 @@ TEST_CASE("test_load_state_dict_pre_post_hook") {
     CHECK(opt->state().extra.at("ran_load_state_dict_pre_hook2").to_bool());
     CHECK(opt->state().extra.at("ran_load_state_dict_post_hook").to_bool());
   }
+}
+
+// Issue 13 (fault campaign): Dict::set searched linearly, so state_dict() and
+// load_state_dict() were quadratic in the number of state entries (80k entries
+// took 13.5 s each way).
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+}  // namespace
+
+TEST_CASE("Dict keeps insertion order and O(1) lookups at 100k entries") {
+  constexpr int64_t n = 100000;
+  const auto start = std::chrono::steady_clock::now();
+  Dict d;
+  // Keys that are multiples of a large power of two: an identity hash puts them all in one bucket.
+  for (int64_t i = 0; i < n; ++i) d.set(i << 20, i);
+  for (int64_t i = 0; i < n; ++i) {
+    const Value* v = d.find(i << 20);
+    REQUIRE(v != nullptr);
+    REQUIRE(v->to_int() == i);
+  }
+  CHECK(d.find(int64_t{1}) == nullptr);
+  CHECK(d.find(std::string("0")) == nullptr);
+  for (int64_t i = 0; i < n; ++i) d.set(i << 20, -i);  // overwrite keeps position and size
+  const double elapsed = seconds_since(start);
+  MESSAGE("Dict: 100k set + 100k find + 100k overwrite took ", elapsed, " s");
+  CHECK(elapsed < 3.0);
+  REQUIRE(d.size() == static_cast<std::size_t>(n));
+  int64_t i = 0;
+  for (const auto& [key, value] : d) {
+    REQUIRE(key == Key(i << 20));
+    REQUIRE(value.to_int() == -i);
+    ++i;
+  }
+
+  // Copies are independent; erase keeps the order of the rest and lookups right.
+  Dict copy = d;
+  CHECK(copy.erase(int64_t{5} << 20));
+  CHECK_FALSE(copy.erase(int64_t{5} << 20));
+  CHECK(copy.size() == static_cast<std::size_t>(n - 1));
+  CHECK(d.size() == static_cast<std::size_t>(n));
+  CHECK(copy.find(int64_t{5} << 20) == nullptr);
+  CHECK(d.find(int64_t{5} << 20) != nullptr);
+  CHECK(copy.at(int64_t{6} << 20).to_int() == -6);
+  CHECK(copy.keys()[5] == Key(int64_t{6} << 20));
+  copy[int64_t{5} << 20] = 5;  // re-inserted at the end
+  CHECK(copy.keys().back() == Key(int64_t{5} << 20));
+  CHECK(copy.setdefault(int64_t{5} << 20, 7).to_int() == 5);
+  copy.append_unchecked(std::string("tail"), 1);
+  CHECK(copy.at("tail").to_int() == 1);
+  Dict moved = std::move(copy);
+  CHECK(moved.at(int64_t{7} << 20).to_int() == -7);
+  CHECK(moved.at("tail").to_int() == 1);
+  // Shrinking back to a small dict keeps working.
+  Dict small = d;
+  for (int64_t k = 3; k < n; ++k) small.erase(k << 20);
+  CHECK(small.keys() == std::vector<Key>{int64_t{0}, int64_t{1} << 20, int64_t{2} << 20});
+  CHECK(small.at(int64_t{2} << 20).to_int() == -2);
+  small.set("x", 1);
+  CHECK(small.at("x").to_int() == 1);
+
+  // String keys.
+  Dict s;
+  for (int k = 0; k < 1000; ++k) s.set("key" + std::to_string(k), k);
+  for (int k = 0; k < 1000; ++k) REQUIRE(s.at("key" + std::to_string(k)).to_int() == k);
+  CHECK_THROWS_WITH_AS(s.at("key1000"), "KeyError: 'key1000' is not in the dict", KeyError);
+  CHECK(Value(s) == Value(Dict(s)));
+}
+
+TEST_CASE("state_dict and load_state_dict of 100k params are linear") {
+  constexpr int n = 100000;
+  std::vector<Tensor> params;
+  params.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    params.push_back(ones({1}).requires_grad_());
+    params.back().set_grad(ones({1}));
+  }
+  auto opt = optim::make_optimizer("SGD", Params(params), Dict{{"lr", 0.1}, {"momentum", 0.9}});
+  opt->step();
+  REQUIRE(opt->state().size() == static_cast<std::size_t>(n));
+  const auto start = std::chrono::steady_clock::now();
+  Dict sd = opt->state_dict();
+  const double saved = seconds_since(start);
+  opt->load_state_dict(sd);
+  const double total = seconds_since(start);
+  MESSAGE("state_dict of 100k params: ", saved, " s; load_state_dict: ", total - saved, " s");
+  CHECK(total < 3.0);
+  REQUIRE(sd.at("state").to_dict().size() == static_cast<std::size_t>(n));
+  CHECK(opt->state().size() == static_cast<std::size_t>(n));
+  CHECK(opt->state()[params[n - 1]].at("momentum_buffer").to_double() == 1.0);
+  CHECK(sd.at("state").to_dict().keys().back() == Key(int64_t{n - 1}));
 }

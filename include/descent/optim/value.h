@@ -22,7 +22,13 @@ class Value;
 using Key = std::variant<int64_t, std::string>;
 std::string key_to_string(const Key& key);
 
-// An insertion-ordered dictionary (Python dict).
+// An insertion-ordered dictionary (Python dict). Lookups, inserts and
+// overwrites are O(1) on average: past kIndexThreshold items a hash index of
+// positions (keyed with a per-process random key, so crafted keys cannot
+// make it degrade) sits beside the items; small dicts are searched linearly
+// and cost no more to copy than their items. erase() is O(1) for the last item
+// and O(n) otherwise, as the later items move up. Keys must not be modified
+// through iterators.
 class Dict {
  public:
   using Item = std::pair<Key, Value>;
@@ -40,8 +46,8 @@ class Dict {
   // Python's dict.setdefault: inserts only when absent; returns the stored value.
   Value& setdefault(const Key& key, Value value);
   void set(const Key& key, Value value);
-  // Appends in O(1) without looking for key: the caller guarantees it is absent
-  // (checkpoint loading checks that with a hash set; set() is O(n) per item).
+  // Appends without looking for key: the caller guarantees it is absent
+  // (checkpoint loading checks that with contains()).
   void append_unchecked(Key key, Value value);
   bool erase(const Key& key);
   std::size_t size() const;
@@ -52,8 +58,22 @@ class Dict {
   std::vector<Item>::iterator end() { return items_.end(); }
   std::vector<Key> keys() const;
 
+  // Dicts with more items than this carry a hash index.
+  static constexpr std::size_t kIndexThreshold = 16;
+
  private:
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  std::size_t position(const Key& key) const;
+  Value& append(Key key, Value value);
+  void index_add(std::size_t pos);
+  void index_remove(std::size_t pos);
+  void rebuild_index();
+
   std::vector<Item> items_;
+  // Open addressing with linear probing: each slot holds an item's position
+  // + 1, or 0 when empty; a power of two of slots, at most half full. Empty
+  // while the dict has at most kIndexThreshold items.
+  std::vector<uint32_t> index_;
 };
 
 struct List {
@@ -135,6 +155,5 @@ Value deepcopy(const Value& value);
 // Defined here, where Value is complete (clang instantiates vector<Item>::size eagerly).
 inline std::size_t Dict::size() const { return items_.size(); }
 inline bool Dict::empty() const { return items_.empty(); }
-inline void Dict::append_unchecked(Key key, Value value) { items_.emplace_back(std::move(key), std::move(value)); }
 
 }  // namespace descent
