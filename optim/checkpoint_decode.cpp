@@ -276,6 +276,12 @@ class Decoder {
       fail(at + 1, "tensor ", i, ": sparse indices must be an int64 [sparse_dim, nnz] tensor, but tensor ",
            t.indices, " is ", to_string(idx.dtype), " of shape ", shape_to_string(idx.sizes));
     const int64_t sparse_dim = idx.sizes[0], nnz = idx.sizes[1];
+    // With sparse dims, every entry has 8 bytes of indices per dim in the file. Without, the
+    // entries could take no bytes at all (values of shape [nnz, 0]) and an nnz of 2^62 would
+    // cost nothing here and forever in to_dense(); all of them are the same entry anyway.
+    if (sparse_dim == 0 && nnz > 1)
+      fail(at + 1, "tensor ", i, ": sparse indices tensor ", t.indices, " has shape ", shape_to_string(idx.sizes),
+           ": nnz ", nnz, " with sparse_dim 0 (a sparse tensor without sparse dims holds at most one entry, nnz <= 1)");
     const auto ndim = static_cast<int64_t>(t.sizes.size()),
                dense_dim = static_cast<int64_t>(val.sizes.size()) - 1;
     if (dense_dim < 0 || val.sizes[0] != nnz || val.dtype != t.dtype || sparse_dim > ndim ||

@@ -213,6 +213,10 @@ class Encoder {
       raise<ValueError>(op_, ": a tensor of shape ", shape_to_string(t.sizes()), " has ", t.dim(),
                         " dimensions (the checkpoint format allows at most ", kMaxNdim, ")");
     TensorEntry entry{t};
+    if (t.is_sparse() && t.sparse_dim() == 0 && t._nnz() > 1)
+      raise<ValueError>(op_, ": a sparse tensor of shape ", shape_to_string(t.sizes()), " has sparse_dim 0 and nnz ",
+                        t._nnz(),
+                        " (the checkpoint format allows at most one entry without sparse dims; call coalesce() first)");
     if (t.is_sparse()) {
       entry.indices = tensor(t.unsafe_get_impl()->sparse_indices);
       entry.values = tensor(t.unsafe_get_impl()->sparse_values);

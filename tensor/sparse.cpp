@@ -2,7 +2,9 @@
 // sparse_mask and adding a sparse tensor into a dense one (what sparse
 // gradients need). Index bookkeeping runs on the host; values keep their device.
 #include <algorithm>
+#include <new>
 #include <numeric>
+#include <stdexcept>
 
 #include "tensor/native.h"
 
@@ -14,11 +16,27 @@ TensorImpl& sparse_impl(const Tensor& t, const char* op) {
   return *t.unsafe_get_impl();
 }
 
+// Host bookkeeping of n entries. With sparse dims, nnz is backed by the
+// indices' own memory; without, it need not be (indices [0, nnz] and values
+// [nnz, 0] take no memory for any nnz), so an absurd n is a descent error
+// here, never std::length_error or std::bad_alloc.
+template <typename T>
+std::vector<T> host_vector(int64_t n, const char* op) {
+  try {
+    return std::vector<T>(static_cast<std::size_t>(n));
+  } catch (const std::length_error&) {
+  } catch (const std::bad_alloc&) {
+  }
+  raise<RuntimeError>(op, ": cannot allocate the index bookkeeping of a sparse tensor with nnz ", n, " (", n,
+                      " x ", sizeof(T), " bytes): out of memory");
+}
+
 // Row-major linear index of each nnz entry over the sparse dims.
-std::vector<int64_t> linear_indices(const Tensor& indices_host, const Shape& size, int64_t sparse_dim) {
+std::vector<int64_t> linear_indices(const Tensor& indices_host, const Shape& size, int64_t sparse_dim,
+                                    const char* op) {
   int64_t nnz = indices_host.sizes()[1];
   const auto* idx = static_cast<const int64_t*>(indices_host.data_ptr());
-  std::vector<int64_t> lin(static_cast<std::size_t>(nnz), 0);
+  std::vector<int64_t> lin = host_vector<int64_t>(nnz, op);
   for (int64_t d = 0; d < sparse_dim; ++d)
     for (int64_t j = 0; j < nnz; ++j) lin[j] = lin[j] * size[d] + idx[d * nnz + j];
   return lin;
@@ -76,16 +94,30 @@ Tensor coalesce(const Tensor& t) {
   TensorImpl& impl = sparse_impl(t, "coalesce");
   if (impl.coalesced) return t;
   int64_t sparse_dim = impl.sparse_indices.sizes()[0], nnz = impl.sparse_indices.sizes()[1];
+  const bool has_values = impl.sparse_values.numel() > 0;
+  if (sparse_dim == 0) {
+    // No index tells the entries apart: they are all the one entry, summed in order.
+    const int64_t out_nnz = std::min<int64_t>(nnz, 1);
+    Shape vshape = impl.sparse_values.sizes();
+    vshape[0] = out_nnz;
+    Tensor values = native::empty(vshape, impl.sparse_values.dtype(), impl.sparse_values.device());
+    native::fill_(values, 0);
+    if (out_nnz == 1 && has_values) {
+      Tensor dst = native::select(values, 0, 0);
+      for (int64_t j = 0; j < nnz; ++j) native::add_(dst, native::select(impl.sparse_values, 0, j), 1);
+    }
+    return make_sparse(native::empty({0, out_nnz}, kInt64, impl.sparse_indices.device()), values, impl.sizes, true);
+  }
   Tensor idx_host = impl.sparse_indices.cpu();
-  std::vector<int64_t> lin = linear_indices(idx_host, impl.sizes, sparse_dim);
-  std::vector<int64_t> order(static_cast<std::size_t>(nnz));
+  std::vector<int64_t> lin = linear_indices(idx_host, impl.sizes, sparse_dim, "coalesce");
+  std::vector<int64_t> order = host_vector<int64_t>(nnz, "coalesce");
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return lin[a] < lin[b]; });
-  std::vector<int64_t> unique_pos;  // for each sorted entry, its output slot
+  std::vector<int64_t> unique_pos = host_vector<int64_t>(nnz, "coalesce");  // each sorted entry's output slot
   int64_t out_nnz = 0;
   for (int64_t j = 0; j < nnz; ++j) {
     if (j == 0 || lin[order[j]] != lin[order[j - 1]]) ++out_nnz;
-    unique_pos.push_back(out_nnz - 1);
+    unique_pos[j] = out_nnz - 1;
   }
   Tensor new_idx = native::empty({sparse_dim, out_nnz}, kInt64, Device(kCPU));
   auto* ni = static_cast<int64_t*>(new_idx.data_ptr());
@@ -97,7 +129,7 @@ Tensor coalesce(const Tensor& t) {
   vshape[0] = out_nnz;
   Tensor values = native::empty(vshape, impl.sparse_values.dtype(), impl.sparse_values.device());
   native::fill_(values, 0);
-  for (int64_t j = 0; j < nnz; ++j) {
+  for (int64_t j = 0; has_values && j < nnz; ++j) {
     Tensor dst = native::select(values, 0, unique_pos[j]);
     native::add_(dst, native::select(impl.sparse_values, 0, order[j]), 1);
   }
@@ -119,9 +151,14 @@ Tensor sparse_add_to_dense(const Tensor& dense, const Tensor& sparse, const Scal
   if (dense.device() != sparse.device())
     raise<DeviceError>("add: expected all tensors to be on the same device, but found at least two devices, ",
                        dense.device().str(), " and ", sparse.device().str(), "!");
+  // Entries without values (a dense part with a zero size) add nothing; there may be any number of them.
+  if (impl.sparse_values.numel() == 0) {
+    dense.bump_version();
+    return dense;
+  }
   int64_t sparse_dim = impl.sparse_indices.sizes()[0], nnz = impl.sparse_indices.sizes()[1];
   Tensor idx_host = impl.sparse_indices.cpu();
-  std::vector<int64_t> lin = linear_indices(idx_host, impl.sizes, sparse_dim);
+  std::vector<int64_t> lin = linear_indices(idx_host, impl.sizes, sparse_dim, "add");
   int64_t rows = numel_of(Shape(impl.sizes.begin(), impl.sizes.begin() + sparse_dim));
   Shape row_shape(impl.sizes.begin() + sparse_dim, impl.sizes.end());
   Shape flat_shape{rows};
@@ -193,7 +230,7 @@ Tensor Tensor::sparse_mask(const Tensor& mask) const {
   Tensor cm = native::coalesce(mask);
   Tensor idx = cm._indices();
   int64_t sparse_dim = idx.sizes()[0], nnz = idx.sizes()[1];
-  std::vector<int64_t> lin = linear_indices(idx.cpu(), m.sizes, sparse_dim);
+  std::vector<int64_t> lin = linear_indices(idx.cpu(), m.sizes, sparse_dim, "sparse_mask");
   int64_t rows = numel_of(Shape(m.sizes.begin(), m.sizes.begin() + sparse_dim));
   Shape flat_shape{rows};
   flat_shape.insert(flat_shape.end(), m.sizes.begin() + sparse_dim, m.sizes.end());

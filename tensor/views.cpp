@@ -1,6 +1,8 @@
 // Views that share storage, and the copies that stand in for strided views.
 #include <algorithm>
+#include <new>
 #include <numeric>
+#include <stdexcept>
 
 #include "tensor/native.h"
 
@@ -34,9 +36,22 @@ Tensor empty(const Shape& shape, Dtype dtype, Device device) {
   int64_t n = numel_of(shape);
   auto nbytes = static_cast<std::size_t>(n) * element_size(dtype);
   if (n != 0 && nbytes / element_size(dtype) != static_cast<std::size_t>(n))
-    raise<ValueError>("empty: shape ", shape_to_string(shape), " needs more bytes than size_t can hold");
+    raise<ValueError>("empty: a tensor of shape ", shape_to_string(shape), " and dtype ", to_string(dtype),
+                      " needs more bytes than size_t can hold (", n, " elements of ", element_size(dtype), " bytes)");
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(nbytes, device);
+  // Whatever the backend throws for a size it cannot allocate becomes a descent error naming the tensor.
+  try {
+    impl->storage = std::make_shared<Storage>(nbytes, device);
+  } catch (const std::bad_alloc&) {
+    raise<RuntimeError>("empty: cannot allocate a tensor of shape ", shape_to_string(shape), " and dtype ",
+                        to_string(dtype), " (", nbytes, " bytes) on ", device.str(), ": out of memory");
+  } catch (const std::length_error& e) {
+    raise<RuntimeError>("empty: cannot allocate a tensor of shape ", shape_to_string(shape), " and dtype ",
+                        to_string(dtype), " (", nbytes, " bytes) on ", device.str(), ": ", e.what());
+  } catch (const RuntimeError& e) {
+    raise<RuntimeError>("empty: cannot allocate a tensor of shape ", shape_to_string(shape), " and dtype ",
+                        to_string(dtype), " (", nbytes, " bytes) on ", device.str(), ": ", e.what());
+  }
   impl->sizes = shape;
   impl->dtype = dtype;
   return Tensor(std::move(impl));

@@ -708,6 +708,51 @@ TEST_SUITE("checkpoint") {
     CHECK_THROWS_WITH_AS(deserialize(dup), doctest::Contains(message.c_str()), ValueError);
   }
 
+  // Issue 13: a 204-byte file held a sparse tensor with sparse_dim 0 and nnz 2^k
+  // whose entries take no bytes (values of shape [2^k, 0]); it loaded, and
+  // to_dense() then ran for minutes (2^26) or threw std::length_error (2^62).
+  TEST_CASE("a sparse tensor without sparse dims holds at most one entry") {
+    auto no_sparse_dims = [](int64_t nnz, uint8_t coalesced = 0) {
+      File f;
+      f.storages = {storage_rec(0, 8, 0), storage_rec(0, 4, 0)};
+      f.tensors = {strided_rec(1, {0, nnz}, 0, 0), strided_rec(4, {nnz, 0}, 1, 0),
+                   sparse_rec(4, {0}, coalesced, 0, 1)};
+      f.tree = tensor_ref(2);
+      f.blobs = {{}, {}};
+      return f.bytes();
+    };
+    CHECK(no_sparse_dims(int64_t{1} << 26).size() == 204);
+    for (int64_t nnz : {int64_t{2}, int64_t{1} << 26, int64_t{1} << 62}) {
+      CAPTURE(nnz);
+      for (uint8_t coalesced : {0, 1})
+        CHECK_THROWS_WITH_AS(
+            deserialize(no_sparse_dims(nnz, coalesced)),
+            doctest::Contains(("is invalid at byte 157: tensor 2: sparse indices tensor 0 has shape [0, " +
+                               std::to_string(nnz) + "]: nnz " + std::to_string(nnz) +
+                               " with sparse_dim 0 (a sparse tensor without sparse dims holds at most one "
+                               "entry, nnz <= 1)")
+                                  .c_str()),
+            ValueError);
+    }
+    for (int64_t nnz : {0, 1}) {
+      Tensor t = deserialize(no_sparse_dims(nnz)).to_tensor();
+      CHECK(t._nnz() == nnz);
+      CHECK(t.to_dense().sizes() == Shape{0});
+    }
+    // The writer keeps to the reader's rule.
+    Tensor three = sparse_coo_tensor(empty({0, 3}, of(kInt64)), randn({3, 2}), {2});
+    CHECK_THROWS_WITH_AS(serialize(Value(three)),
+                         doctest::Contains("serialize: a sparse tensor of shape [2] has sparse_dim 0 and nnz 3 (the "
+                                           "checkpoint format allows at most one entry without sparse dims; call "
+                                           "coalesce() first)"),
+                         ValueError);
+    Tensor one = three.coalesce();
+    Tensor back = round_trip(Value(one)).to_tensor();
+    CHECK(back._nnz() == 1);
+    CHECK(back.is_coalesced());
+    CHECK(bytes_of(back._values()) == bytes_of(one._values()));
+  }
+
   // Issue 13: a save killed midway left `.<name>.tmp-<counter>` behind forever.
   TEST_CASE("save and load remove stale temporary files of their target, and nothing else") {
     TempDir dir;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <random>
 
 #include "descent/optim/checkpoint.h"
 #include "optim_registry.h"
@@ -448,13 +449,46 @@ TEST_CASE("Dict keeps insertion order and O(1) lookups at 100k entries") {
   Dict moved = std::move(copy);
   CHECK(moved.at(int64_t{7} << 20).to_int() == -7);
   CHECK(moved.at("tail").to_int() == 1);
-  // Shrinking back to a small dict keeps working.
+  // Shrinking back to a small dict keeps working (erasing the last item is O(1)).
   Dict small = d;
-  for (int64_t k = 3; k < n; ++k) small.erase(k << 20);
+  for (int64_t k = n - 1; k >= 3; --k) {
+    REQUIRE(small.erase(k << 20));
+    if (k % 9973 == 0) REQUIRE(small.at((k - 1) << 20).to_int() == 1 - k);
+  }
   CHECK(small.keys() == std::vector<Key>{int64_t{0}, int64_t{1} << 20, int64_t{2} << 20});
   CHECK(small.at(int64_t{2} << 20).to_int() == -2);
   small.set("x", 1);
   CHECK(small.at("x").to_int() == 1);
+
+  // Random sets, erases and lookups around the index threshold, against a plain vector.
+  std::mt19937_64 rng(13);
+  Dict r;
+  std::vector<std::pair<int64_t, int64_t>> model;
+  for (int op = 0; op < 20000; ++op) {
+    const int64_t key = static_cast<int64_t>(rng() % 48) << 32;
+    auto it = std::find_if(model.begin(), model.end(), [&](const auto& kv) { return kv.first == key; });
+    if (rng() % 3 == 0) {
+      REQUIRE(r.erase(key) == (it != model.end()));
+      if (it != model.end()) model.erase(it);
+    } else {
+      r.set(key, op);
+      if (it != model.end()) it->second = op;
+      else model.emplace_back(key, op);
+    }
+    if (op % 97 == 0) r = Dict(r);  // copies carry a consistent index
+    REQUIRE(r.size() == model.size());
+    for (int64_t probe = 0; probe < 48; ++probe) {
+      const Value* v = r.find(probe << 32);
+      auto m = std::find_if(model.begin(), model.end(), [&](const auto& kv) { return kv.first == probe << 32; });
+      REQUIRE((v == nullptr) == (m == model.end()));
+      if (v) REQUIRE(v->to_int() == m->second);
+    }
+  }
+  std::size_t pos = 0;
+  for (const auto& [key, value] : r) {
+    REQUIRE(key == Key(model[pos].first));
+    ++pos;
+  }
 
   // String keys.
   Dict s;

@@ -4,6 +4,8 @@
 // sparse_mask; and every constructor error.
 #include <doctest/doctest.h>
 
+#include <chrono>
+
 #include "descent/descent.h"
 #include "tensor_testing.h"
 
@@ -154,4 +156,55 @@ TEST_CASE("sparse operand errors") {
   CHECK_THROWS_WITH_AS(dense.copy_(s), doctest::Contains("between sparse and dense"), descent::NotImplementedError);
   CHECK_THROWS_WITH_AS(cat({s, s}), doctest::Contains("sparse tensors are not supported"), descent::NotImplementedError);
   CHECK(s.to_vector<float>() == std::vector<float>{1, 2, 0});
+}
+
+// Issue 13: a sparse tensor with no sparse dims holds its nnz entries in no
+// memory at all (indices [0, nnz], values [nnz, 0]); to_dense() looped over
+// 2^26 of them for minutes and threw std::length_error for 2^62.
+TEST_CASE("sparse ops on entries that take no memory, and on absurd sizes, are bounded and raise descent errors") {
+  auto seconds_since = [](std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t nnz : {int64_t{1} << 62, int64_t{1} << 26, int64_t{3}}) {
+    CAPTURE(nnz);
+    Tensor s = sparse_coo_tensor(empty({0, nnz}, {.dtype = kInt64}), empty({nnz, 0}), {0});
+    CHECK(s._nnz() == nnz);
+    Tensor d;
+    CHECK_NOTHROW(d = s.to_dense());
+    CHECK(d.sizes() == Shape{0});
+    Tensor c;
+    CHECK_NOTHROW(c = s.coalesce());
+    CHECK(c._nnz() == 1);  // no sparse dims: every entry is the same one
+    CHECK(c.is_coalesced());
+    CHECK(c._values().sizes() == Shape{1, 0});
+    CHECK(c._indices().sizes() == Shape{0, 1});
+    Tensor dense = zeros({0});
+    CHECK_NOTHROW(dense.add_(s));
+    CHECK_NOTHROW(zeros({0}).sparse_mask(s));
+  }
+  const double elapsed = seconds_since(start);
+  MESSAGE("to_dense/coalesce/add_/sparse_mask of 2^62 + 2^26 + 3 empty entries: ", elapsed, " s");
+  CHECK(elapsed < 1.0);
+
+  // No sparse dims, entries with values: coalesce sums them, as PyTorch.
+  Tensor s = sparse_coo_tensor(empty({0, 3}, {.dtype = kInt64}), tensor(std::vector<float>{1, 2, 4, 8, 16, 32}, {3, 2}), {2});
+  Tensor c = s.coalesce();
+  CHECK(c._nnz() == 1);
+  CHECK(mismatch(c._values(), tensor(std::vector<float>{21, 42}, {1, 2})).empty());
+  CHECK(mismatch(s.to_dense(), tensor({21.0f, 42.0f})).empty());
+  Tensor none = sparse_coo_tensor(empty({0, 0}, {.dtype = kInt64}), empty({0, 2}), {2});
+  CHECK(none.coalesce()._nnz() == 0);
+  CHECK(mismatch(none.to_dense(), zeros({2})).empty());
+
+  // Dense results too large to exist: a descent error naming the shape, never std::bad_alloc.
+  Tensor huge = sparse_coo_tensor(tensor<int64_t>({5}, {1, 1}), ones({1}), {int64_t{1} << 61});
+  CHECK_THROWS_WITH_AS(huge.to_dense(), doctest::Contains("shape [2305843009213693952]"), RuntimeError);
+  Tensor huger = sparse_coo_tensor(tensor<int64_t>({5}, {1, 1}), ones({1}), {int64_t{1} << 62});
+  CHECK_THROWS_WITH_AS(huger.to_dense(), doctest::Contains("shape [4611686018427387904]"), ValueError);
+  CHECK_THROWS_WITH_AS(empty({int64_t{1} << 61}),
+                       doctest::Contains("empty: cannot allocate a tensor of shape [2305843009213693952] and dtype torch."
+                                         "float32 (9223372036854775808 bytes)"),
+                       RuntimeError);
+  CHECK_THROWS_AS(zeros({int64_t{1} << 40, int64_t{1} << 20}), descent::Error);
 }

@@ -33,7 +33,9 @@ namespace descent {
 // Writes obj to path atomically: the bytes go to a temporary file in the same
 // directory, which is fsync'ed and then renamed over path, so a crash or an
 // error mid-save never leaves a partial file and never destroys the previous
-// checkpoint (the temporary file is removed on error). Throws ValueError
+// checkpoint (the temporary file is removed on error; one left by a killed
+// save is removed by the next save() or load() of the same path, see
+// docs/checkpoint-format.md). Throws ValueError
 // when obj exceeds the format's limits (nesting deeper than 64, more than 64
 // dims) and RuntimeError naming the path and the system error on I/O
 // failure.

@@ -71,8 +71,9 @@ class Dict {
 
   std::vector<Item> items_;
   // Open addressing with linear probing: each slot holds an item's position
-  // + 1, or 0 when empty; a power of two of slots, at most half full. Empty
-  // while the dict has at most kIndexThreshold items.
+  // + 1, or 0 when empty; a power of two of slots, at most half full. Built
+  // when the dict grows past kIndexThreshold items, dropped when erase()
+  // shrinks it to kIndexThreshold / 2 (so small dicts copy cheaply).
   std::vector<uint32_t> index_;
 };
 
