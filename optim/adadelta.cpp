@@ -41,7 +41,7 @@ void validate(const AdadeltaOptions& o) {
 }  // namespace
 
 Adadelta::Adadelta(Params params, const AdadeltaOptions& o)
-    : PointwiseOptimizer("Adadelta", (validate(o), options_dict(o)), options_dict(AdadeltaOptions{})) {
+    : PointwiseOptimizer("Adadelta", (validate(o), options_dict(o)), declaration<AdadeltaDefinition, AdadeltaOptions, &validate>()) {
   init_param_groups(std::move(params));
   check_fused_flags("Adadelta", o.foreach, o.fused, o.differentiable);
 }

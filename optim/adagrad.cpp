@@ -55,7 +55,7 @@ void validate(const AdagradOptions& o) {
 }  // namespace
 
 Adagrad::Adagrad(Params params, const AdagradOptions& o)
-    : PointwiseOptimizer("Adagrad", (validate(o), options_dict(o)), options_dict(AdagradOptions{})) {
+    : PointwiseOptimizer("Adagrad", (validate(o), options_dict(o)), declaration<AdagradDefinition, AdagradOptions, &validate>()) {
   init_param_groups(std::move(params));
   check_fused_flags("Adagrad", o.foreach, o.fused, o.differentiable);
   // PyTorch creates Adagrad's state at construction, for every param.

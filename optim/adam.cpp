@@ -90,19 +90,20 @@ AdamOptions from_adamw(const AdamWOptions& o) {
           o.foreach, o.maximize, o.capturable, o.differentiable, o.fused,
           true};
 }
+void validate_adamw(const std::string& name, const AdamWOptions& o) { validate(name, from_adamw(o)); }
 }  // namespace
 
 Adam::Adam(Params params, const AdamOptions& o)
-    : Adam("Adam", std::move(params), o, options_dict(AdamOptions{})) {}
+    : Adam("Adam", std::move(params), o, declaration<AdamDefinition, AdamOptions, &validate>()) {}
 
-Adam::Adam(std::string name, Params params, const AdamOptions& o, Dict options_defaults)
-    : PointwiseOptimizer(name, (validate(name, o), options_dict(o)), std::move(options_defaults)) {
+Adam::Adam(std::string name, Params params, const AdamOptions& o, Declaration declaration)
+    : PointwiseOptimizer(name, (validate(name, o), options_dict(o)), std::move(declaration)) {
   init_param_groups(std::move(params));
   check_fused_flags(name, o.foreach, o.fused, o.differentiable);
 }
 
 AdamW::AdamW(Params params, const AdamWOptions& o)
-    : Adam("AdamW", std::move(params), from_adamw(o), options_dict(from_adamw(AdamWOptions{}))) {}
+    : Adam("AdamW", std::move(params), from_adamw(o), declaration<AdamDefinition, AdamWOptions, &validate_adamw>()) {}
 
 void AdamW::setstate_group_defaults(ParamGroup& group) {
   Adam::setstate_group_defaults(group);

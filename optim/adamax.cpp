@@ -46,7 +46,7 @@ void validate(const AdamaxOptions& o) {
 }  // namespace
 
 Adamax::Adamax(Params params, const AdamaxOptions& o)
-    : PointwiseOptimizer("Adamax", (validate(o), options_dict(o)), options_dict(AdamaxOptions{})) {
+    : PointwiseOptimizer("Adamax", (validate(o), options_dict(o)), declaration<AdamaxDefinition, AdamaxOptions, &validate>()) {
   init_param_groups(std::move(params));
   check_fused_flags("Adamax", o.foreach, o.fused, o.differentiable);
 }

@@ -69,7 +69,7 @@ void validate(const ASGDOptions& o) {
 }  // namespace
 
 ASGD::ASGD(Params params, const ASGDOptions& o)
-    : PointwiseOptimizer("ASGD", (validate(o), options_dict(o)), options_dict(ASGDOptions{})) {
+    : PointwiseOptimizer("ASGD", (validate(o), options_dict(o)), declaration<ASGDDefinition, ASGDOptions, &validate>()) {
   init_param_groups(std::move(params));
   check_fused_flags("ASGD", o.foreach, o.fused, o.differentiable);
 }

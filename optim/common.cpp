@@ -110,6 +110,30 @@ std::vector<ParamSlot> collect(Optimizer& optimizer, ParamGroup& group, const st
   return slots;
 }
 
+void rethrow_with_context(const std::string& context) {
+  try {
+    throw;
+  } catch (const ValueError& e) {
+    throw ValueError(context + e.what());
+  } catch (const TypeError& e) {
+    throw TypeError(context + e.what());
+  } catch (const KeyError& e) {
+    throw KeyError(context + e.what());
+  } catch (const IndexError& e) {
+    throw IndexError(context + e.what());
+  } catch (const NotImplementedError& e) {
+    throw NotImplementedError(context + e.what());
+  } catch (const RuntimeError& e) {
+    throw RuntimeError(context + e.what());
+  } catch (const ShapeError& e) {
+    throw ShapeError(context + e.what());
+  } catch (const DeviceError& e) {
+    throw DeviceError(context + e.what());
+  } catch (const Error& e) {
+    throw Error(context + e.what());
+  }
+}
+
 Tensor new_step_counter(const Tensor& param, bool fused) {
   if (fused) return zeros({}, {.dtype = kFloat32, .device = param.device()});
   return zeros({}, {.dtype = get_default_dtype() == kFloat64 ? kFloat64 : kFloat32});

@@ -27,6 +27,9 @@ std::pair<double, double> get_pair(const ParamGroup& group, const char* key);
 // ---- validation (messages as PyTorch's) ----
 // lr: a number >= 0, or a one-element tensor whose value is >= 0.
 void check_lr(const std::string& optimizer, const Value& lr);
+// Inside a catch block: rethrows the current descent::Error as the same
+// type, its message prefixed with `context`.
+[[noreturn]] void rethrow_with_context(const std::string& context);
 // value >= 0, else ValueError("Invalid <what> value: <value>").
 void check_non_negative(const std::string& optimizer, const char* what, const Value& value);
 // 0 <= beta < 1 for each; both numbers or both tensors.

@@ -67,7 +67,7 @@ void validate(const NAdamOptions& o) {
 }  // namespace
 
 NAdam::NAdam(Params params, const NAdamOptions& o)
-    : PointwiseOptimizer("NAdam", (validate(o), options_dict(o)), options_dict(NAdamOptions{})) {
+    : PointwiseOptimizer("NAdam", (validate(o), options_dict(o)), declaration<NAdamDefinition, NAdamOptions, &validate>()) {
   init_param_groups(std::move(params));
   check_fused_flags("NAdam", o.foreach, o.fused, o.differentiable);
 }

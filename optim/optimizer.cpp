@@ -198,11 +198,10 @@ void Optimizer::add_param_group(ParamGroup group) {
   group.options = std::move(merged);
 
   std::set<const TensorImpl*> seen;
-  for (const Tensor& p : group.params)
-    if (!seen.insert(p.unsafe_get_impl()).second) {
-      warn(name_ +
-           ": optimizer contains a parameter group with duplicate parameters; in future, this will cause an "
-           "error; see github.com/pytorch/pytorch/issues/40967 for more information");
+  for (std::size_t i = 0; i < group.params.size(); ++i)
+    if (!seen.insert(group.params[i].unsafe_get_impl()).second) {
+      warn(name_ + ": optimizer contains a parameter group with duplicate parameters (parameter " +
+           std::to_string(i) + " repeats an earlier one); a step updates it once, and this may become an error");
       break;
     }
   for (const ParamGroup& existing : param_groups_) {
@@ -279,6 +278,7 @@ Tensor Optimizer::step_impl(const Closure& closure) {
 
 void Optimizer::setstate_group_defaults(ParamGroup&) {}
 void Optimizer::upgrade_param_state(const ParamGroup&, const Tensor&, Dict&) {}
+void Optimizer::check_loaded_group(const ParamGroup&, std::size_t, const OptimizerState&) const {}
 
 // ---- repr ----
 std::string Optimizer::repr() const {

@@ -32,14 +32,19 @@
 // whose slot is absent (or None, in a loaded state) runs its first step with
 // kFirstStep set, in a launch of its own.
 #include <array>
+#include <cmath>
+#include <limits>
 #include <optional>
+#include <set>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "descent/optim/pointwise_optimizer.h"
 #include "devices/optim_math/kernels.h"
 #include "optim/common.h"
 #include "optim/fused_launch.h"
+#include "optim/kwargs.h"
 #include "optim/pointwise_ops.h"
 #include "optim/state_cache.h"
 
@@ -103,6 +108,9 @@ class PointwiseStep {
     if constexpr (requires { D::sparse_error; }) sparse_error = D::sparse_error;
     std::vector<ParamRef> params = params_with_grad(opt_, group_, sparse_error);
     if (params.empty()) return;
+    // A param listed twice in its group (the constructor warned) is updated once.
+    if (cache_.has_duplicates(group_index(opt_, group_), group_.params)) params = first_occurrences(params);
+    check_scalars_fit(params);
     const bool capturable = group_.contains("capturable") && get_bool(group_, "capturable");
     if (capturable)
       raise<RuntimeError>(opt_.name(),
@@ -133,6 +141,35 @@ class PointwiseStep {
   }
 
  private:
+  static std::vector<ParamRef> first_occurrences(const std::vector<ParamRef>& params) {
+    std::vector<ParamRef> out;
+    std::set<const TensorImpl*> seen;
+    for (const ParamRef& r : params)
+      if (seen.insert(r.param_impl).second) out.push_back(r);
+    return out;
+  }
+
+  // float32 and narrower params compute in float: as PyTorch's ops do, a
+  // step whose lr or derived scalars overflow float raises instead of
+  // writing infinities (before anything changes).
+  void check_scalars_fit(const std::vector<ParamRef>& params) const {
+    const TensorImpl* narrow = nullptr;
+    for (const ParamRef& r : params)
+      if (r.param_impl->dtype != kFloat64 && r.param_impl->dtype != kComplex128) {
+        narrow = r.param_impl;
+        break;
+      }
+    if (narrow == nullptr) return;
+    std::vector<double> values;
+    const Value& lr = group_.at("lr");
+    if (lr.is_number() || lr.is_tensor()) values.push_back(lr.to_double());
+    for (double v : D::scalars(h_)) values.push_back(v);
+    for (double v : values)
+      if (std::isfinite(v) && std::abs(v) > static_cast<double>(std::numeric_limits<float>::max()))
+        raise<RuntimeError>(opt_.name(), ": value cannot be converted to type float without overflow (", v,
+                            ", from the group's options, for a ", to_string(narrow->dtype), " parameter)");
+  }
+
   bool slot_active(std::size_t k) const { return optim_math::Flags{flags_}.has(M::kSlotFlags[k]); }
 
   std::vector<StateCache::Tensors> resolve_state(const std::vector<ParamRef>& params, bool fused) {
@@ -419,6 +456,46 @@ class PointwiseStep {
 template <class D>
 void pointwise_step(Optimizer& optimizer, StateCache& cache, ParamGroup& group) {
   PointwiseStep<D>(optimizer, cache, group).run();
+}
+
+// A loaded group's options through the constructor's validation: every
+// declared option present, of its kind, and valid.
+template <class Options, auto Validate>
+void validate_group_options(const std::string& optimizer, const Dict& options) {
+  std::apply(
+      [&](const auto&... f) {
+        ((options.contains(f.name) ? void()
+                                   : raise<ValueError>("the option '", f.name,
+                                                       "' is missing (a state dict of another optimizer?)")),
+         ...);
+      },
+      Options::fields());
+  Kwargs kw(optimizer, options);
+  Options o;
+  std::apply([&](const auto&... f) { (kw.read(f.name, o.*(f.member)), ...); }, Options::fields());
+  if constexpr (std::is_invocable_v<decltype(Validate), const Options&>)
+    Validate(o);
+  else
+    Validate(optimizer, o);
+}
+
+// The state a param of this group holds once started, from the definition.
+template <class D>
+std::vector<PointwiseOptimizer::StateEntry> state_entries(const ParamGroup& group) {
+  using M = typename D::Math;
+  const optim_math::Flags flags{D::flags(D::read(group))};
+  std::vector<PointwiseOptimizer::StateEntry> entries;
+  if constexpr (D::has_step) entries.push_back({"step", false, true});
+  for (std::size_t k = 0; k < M::kSlots; ++k)
+    if (flags.has(M::kSlotFlags[k])) entries.push_back({D::slot_keys[k], true, !requires { M::kFirstStep; }});
+  for (const char* key : D::host_keys) entries.push_back({key, false, true});
+  return entries;
+}
+
+// What PointwiseOptimizer keeps of a definition, its options and their validation.
+template <class D, class Options, auto Validate>
+PointwiseOptimizer::Declaration declaration() {
+  return {&validate_group_options<Options, Validate>, &state_entries<D>, options_dict(Options{})};
 }
 
 }  // namespace descent::optim::detail

@@ -1,15 +1,18 @@
 #include "descent/optim/pointwise_optimizer.h"
 
+#include <cmath>
+
 #include "optim/common.h"
 #include "optim/pointwise.h"
 
 namespace descent::optim {
 
-PointwiseOptimizer::PointwiseOptimizer(std::string name, Dict defaults, Dict options_defaults)
-    : Optimizer(std::move(name), std::move(defaults)), options_defaults_(std::move(options_defaults)) {}
+PointwiseOptimizer::PointwiseOptimizer(std::string name, Dict defaults, Declaration declaration)
+    : Optimizer(std::move(name), std::move(defaults)), declaration_(std::move(declaration)) {}
 
 void PointwiseOptimizer::setstate_group_defaults(ParamGroup& group) {
-  for (const auto& [key, value] : options_defaults_) group.options.setdefault(key, value);
+  for (const auto& [key, value] : declaration_.options_defaults)
+    if (value.is_bool() || value.is_none()) group.options.setdefault(key, value);
 }
 
 void PointwiseOptimizer::upgrade_param_state(const ParamGroup&, const Tensor&, Dict& state) {
@@ -17,5 +20,53 @@ void PointwiseOptimizer::upgrade_param_state(const ParamGroup&, const Tensor&, D
   if (step && step->is_number()) *step = detail::host_scalar(step->to_double());
 }
 
+void PointwiseOptimizer::check_loaded_group(const ParamGroup& group, std::size_t g,
+                                            const OptimizerState& state) const {
+  const std::string where = name() + ".load_state_dict: param_groups[" + std::to_string(g) + "]";
+  try {
+    declaration_.validate_options(name(), group.options);
+  } catch (const Error&) {
+    detail::rethrow_with_context(where + ": ");
+  }
+  const std::vector<StateEntry> entries = declaration_.state_entries(group);
+  for (std::size_t k = 0; k < group.params.size(); ++k) {
+    const Tensor& param = group.params[k];
+    const Dict* st = state.find(param);
+    if (!st || st->empty()) continue;
+    const std::string of = where + ", parameter " + std::to_string(k) + ": the state '";
+    for (const StateEntry& e : entries) {
+      const Value* v = st->find(e.key);
+      if (!v || v->is_none()) {
+        if (e.required)
+          raise<ValueError>(of, e.key, "' is missing (the group's options need it; a state dict of another "
+                                       "optimizer or configuration?)");
+        continue;
+      }
+      double scalar = 0;
+      if (v->is_number() && !e.like_param) {
+        scalar = v->to_double();
+      } else if (!v->is_tensor()) {
+        raise<TypeError>(of, e.key, "' must be a tensor, got ", v->type_name(), " ", v->str());
+      } else {
+        const Tensor& t = v->to_tensor();
+        if (!t.defined()) raise<ValueError>(of, e.key, "' is an undefined tensor");
+        if (t.is_sparse()) raise<ValueError>(of, e.key, "' must be a dense tensor, got a sparse one");
+        if (!t.is_floating_point() && !t.is_complex())
+          raise<TypeError>(of, e.key, "' must be a floating-point tensor, got ", to_string(t.dtype()));
+        if (e.like_param) {
+          if (t.sizes() != param.sizes())
+            raise<ValueError>(of, e.key, "' has shape ", shape_to_string(t.sizes()), " but the parameter has shape ",
+                              shape_to_string(param.sizes()), " (state must match its parameter)");
+          continue;
+        }
+        if (t.numel() != 1)
+          raise<ValueError>(of, e.key, "' must be a one-element tensor, got shape ", shape_to_string(t.sizes()));
+        scalar = t.to(kCPU).item<double>();
+      }
+      if (e.key == "step" && !(std::isfinite(scalar) && scalar >= 0))
+        raise<ValueError>(of, "step' is ", scalar, " (a step count must be finite and not negative)");
+    }
+  }
+}
 
 }  // namespace descent::optim

@@ -62,7 +62,7 @@ void validate(const RAdamOptions& o) {
 }  // namespace
 
 RAdam::RAdam(Params params, const RAdamOptions& o)
-    : PointwiseOptimizer("RAdam", (validate(o), options_dict(o)), options_dict(RAdamOptions{})) {
+    : PointwiseOptimizer("RAdam", (validate(o), options_dict(o)), declaration<RAdamDefinition, RAdamOptions, &validate>()) {
   init_param_groups(std::move(params));
   check_fused_flags("RAdam", o.foreach, o.fused, o.differentiable);
 }

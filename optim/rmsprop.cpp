@@ -46,7 +46,7 @@ void validate(const RMSpropOptions& o) {
 }  // namespace
 
 RMSprop::RMSprop(Params params, const RMSpropOptions& o)
-    : PointwiseOptimizer("RMSprop", (validate(o), options_dict(o)), options_dict(RMSpropOptions{})) {
+    : PointwiseOptimizer("RMSprop", (validate(o), options_dict(o)), declaration<RMSpropDefinition, RMSpropOptions, &validate>()) {
   init_param_groups(std::move(params));
   check_fused_flags("RMSprop", o.foreach, o.fused, o.differentiable);
 }

@@ -47,7 +47,7 @@ void validate(const RpropOptions& o) {
 }  // namespace
 
 Rprop::Rprop(Params params, const RpropOptions& o)
-    : PointwiseOptimizer("Rprop", (validate(o), options_dict(o)), options_dict(RpropOptions{})) {
+    : PointwiseOptimizer("Rprop", (validate(o), options_dict(o)), declaration<RpropDefinition, RpropOptions, &validate>()) {
   init_param_groups(std::move(params));
   check_fused_flags("Rprop", o.foreach, o.fused, o.differentiable);
 }

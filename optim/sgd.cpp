@@ -77,7 +77,7 @@ void validate(const SGDOptions& o) {
 }  // namespace
 
 SGD::SGD(Params params, const SGDOptions& o)
-    : PointwiseOptimizer("SGD", (validate(o), options_dict(o)), options_dict(SGDOptions{})) {
+    : PointwiseOptimizer("SGD", (validate(o), options_dict(o)), declaration<SGDDefinition, SGDOptions, &validate>()) {
   init_param_groups(std::move(params));
   check_fused_flags("SGD", o.foreach, o.fused, o.differentiable);
 }

@@ -2,6 +2,7 @@
 
 #include "optim/fused_launch.h"
 
+#include <algorithm>
 #include <variant>
 
 namespace descent::optim::detail {
@@ -93,6 +94,20 @@ std::vector<StateCache::Tensors> StateCache::resolve(OptimizerState& state, std:
     }
   }
   return out;
+}
+
+bool StateCache::has_duplicates(std::size_t group_index, const std::vector<Tensor>& params) {
+  if (groups_.size() <= group_index) groups_.resize(group_index + 1);
+  Group& group = groups_[group_index];
+  bool same = group.listed.size() == params.size();
+  for (std::size_t i = 0; same && i < params.size(); ++i) same = group.listed[i] == params[i].unsafe_get_impl();
+  if (same) return group.duplicates;
+  group.listed.clear();
+  for (const Tensor& p : params) group.listed.push_back(p.unsafe_get_impl());
+  std::vector<const TensorImpl*> sorted = group.listed;
+  std::sort(sorted.begin(), sorted.end());
+  group.duplicates = std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end();
+  return group.duplicates;
 }
 
 void check_state(const std::string& optimizer, const std::vector<ParamRef>& params,

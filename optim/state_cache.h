@@ -42,6 +42,10 @@ class StateCache {
                                const std::vector<ParamRef>& params, const std::vector<std::string>& keys,
                                const Init& init);
 
+  // Whether `params` (a group's list) holds a tensor twice; remembered until
+  // the list changes, so a step pays one pass over the handles.
+  bool has_duplicates(std::size_t group_index, const std::vector<Tensor>& params);
+
  private:
   struct Entry {
     const TensorImpl* param = nullptr;  // null: nothing cached
@@ -56,6 +60,8 @@ class StateCache {
     uint64_t generation = 0;
     std::vector<std::string> keys;
     std::vector<Entry> entries;  // by index in group.params
+    std::vector<const TensorImpl*> listed;  // the list has_duplicates last saw
+    bool duplicates = false;
   };
   std::vector<Group> groups_;
 };

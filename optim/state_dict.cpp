@@ -149,12 +149,29 @@ void Optimizer::load_state_dict(const Dict& state_dict) {
     const int64_t* id = std::get_if<int64_t>(&key);
     auto it = id ? id_map.find(*id) : id_map.end();
     if (it == id_map.end()) {
+      // An id no group lists would leave its state behind, unused: the
+      // state dict belongs to other params (or was edited).
+      if (id)
+        raise<ValueError>(name_, ".load_state_dict: state has an entry for parameter id ", *id,
+                          ", but no param group lists that id (the state dict's 'params' and 'state' disagree)");
       new_state.extra.set(key, deepcopy(value));
       continue;
     }
     if (!value.is_dict())
       raise<ValueError>(name_, ".load_state_dict: state[", *id, "] must be a dict, got ", value.type_name());
     const auto& [param, g] = it->second;
+    // Casting to the param's dtype must not lose what the tensor holds.
+    if (param.is_floating_point() || param.is_complex())
+      for (const auto& [k, v] : value.to_dict()) {
+        if (!v.is_tensor() || !v.to_tensor().defined()) continue;
+        const Tensor& t = v.to_tensor();
+        if (t.is_complex() && !param.is_complex())
+          raise<ValueError>(name_, ".load_state_dict: state[", *id, "][", key_to_string(k),
+                            "] is complex, but its parameter is real (casting would drop the imaginary part)");
+        if (!t.is_complex() && !t.is_floating_point())
+          raise<TypeError>(name_, ".load_state_dict: state[", *id, "][", key_to_string(k),
+                           "] must be a floating-point tensor, got ", to_string(t.dtype()));
+      }
     const Dict& saved_group = saved_groups[g].to_dict();
     bool fused_or_capturable = flag(saved_group, "fused") || flag(saved_group, "capturable");
     new_state[param] = cast_state_value(value, param, nullptr, fused_or_capturable).to_dict();
@@ -164,6 +181,7 @@ void Optimizer::load_state_dict(const Dict& state_dict) {
     for (const Tensor& p : group.params)
       if (Dict* s = new_state.find(p)) upgrade_param_state(group, p, *s);
   }
+  for (std::size_t g = 0; g < new_groups.size(); ++g) check_loaded_group(new_groups[g], g, new_state);
 
   param_groups_ = std::move(new_groups);
   state_ = std::move(new_state);

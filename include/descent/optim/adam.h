@@ -78,8 +78,7 @@ class Adam : public PointwiseOptimizer {
   explicit Adam(Params params, const AdamOptions& options = {});
 
  protected:
-  // options_defaults: the defaults a loaded group lacking a key gets back.
-  Adam(std::string name, Params params, const AdamOptions& options, Dict options_defaults);
+  Adam(std::string name, Params params, const AdamOptions& options, Declaration declaration);
   void step_group(ParamGroup& group) override;
   void upgrade_param_state(const ParamGroup& group, const Tensor& param, Dict& state) override;
 };

@@ -167,6 +167,10 @@ class Optimizer {
   // that older state dicts lack, and convert legacy per-parameter state.
   virtual void setstate_group_defaults(ParamGroup& group);
   virtual void upgrade_param_state(const ParamGroup& group, const Tensor& param, Dict& state);
+  // Checks a loaded group (after the fix-ups) and its params' loaded state
+  // against what this optimizer needs; raises before the load changes anything.
+  virtual void check_loaded_group(const ParamGroup& group, std::size_t group_index,
+                                  const OptimizerState& state) const;
   // Runs the full step (closure + every group); LBFGS overrides it.
   virtual Tensor step_impl(const Closure& closure);
   // Where each param's state tensors sit in its dict, kept between steps.
