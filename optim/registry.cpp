@@ -12,6 +12,7 @@
 #include "descent/optim/adam.h"
 #include "descent/optim/adamax.h"
 #include "descent/optim/asgd.h"
+#include "descent/optim/lbfgs.h"
 #include "descent/optim/nadam.h"
 #include "descent/optim/radam.h"
 #include "descent/optim/rmsprop.h"
@@ -46,6 +47,7 @@ const std::vector<Row>& rows() {
       {"Adagrad", build<Adagrad, AdagradOptions>},
       {"Adamax", build<Adamax, AdamaxOptions>},
       {"ASGD", build<ASGD, ASGDOptions>},
+      {"LBFGS", build<LBFGS, LBFGSOptions>},
       {"NAdam", build<NAdam, NAdamOptions>},
       {"RAdam", build<RAdam, RAdamOptions>},
       {"RMSprop", build<RMSprop, RMSpropOptions>},

@@ -210,6 +210,7 @@ const std::vector<OptimizerInfo>& optim_db() {
     adamw.not_og_supported_flags = {"foreach", "differentiable", "maximize", "capturable", "fused"};
     rows.push_back(adamw);
     add_pointwise_rows(rows);
+    add_lbfgs_row(rows);
     return rows;
   }();
   return db;
@@ -352,6 +353,8 @@ Value parse_python_literal(const std::string& text) {
   if (text == "True") return true;
   if (text == "False") return false;
   if (text == "None") return Value();
+  if (text.size() >= 2 && (text.front() == '\'' || text.front() == '"') && text.back() == text.front())
+    return text.substr(1, text.size() - 2);
   if (text.rfind("tensor(", 0) == 0 && text.back() == ')')
     return scalar_tensor(std::strtod(text.c_str() + 7, nullptr), {.dtype = kFloat32});
   if (!text.empty() && (text.front() == '(' || text.front() == '[')) {
@@ -379,6 +382,14 @@ Value parse_python_literal(const std::string& text) {
 
 std::unique_ptr<Optimizer> make(const OptimizerInfo& info, Params params, const Dict& kwargs) {
   return optim::make_optimizer(info.name, std::move(params), kwargs);
+}
+
+Tensor step_once(const OptimizerInfo& info, Optimizer& opt, const optim::Closure& closure) {
+  if (info.step_requires_closure)
+    return opt.step(closure ? closure : [] { return tensor<double>({1.0}, {.dtype = kFloat32}); });
+  Tensor loss = closure ? closure() : Tensor();
+  opt.step();
+  return loss;
 }
 
 Tolerance default_tolerance(Dtype dtype) {

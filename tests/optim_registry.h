@@ -26,6 +26,10 @@ using optim::Optimizer;
 using optim::ParamGroup;
 using optim::Params;
 
+struct Tolerance {
+  double rtol, atol;
+};
+
 enum class ErrorOn { Constructor, Step };
 enum class ErrorKind { ValueError, TypeError, RuntimeError, Warning };
 
@@ -65,6 +69,9 @@ struct OptimizerInfo {
   bool fused_step_is_float32 = false;
   // Per-parameter state is created by the constructor (Adagrad), not by the first step.
   bool state_at_construction = false;
+  // One global state kept under the first param, created by every step,
+  // grads or not (LBFGS).
+  bool state_on_first_param = false;
   // fused runs the forloop's op sequence: equal bit for bit in float32/float64.
   bool fused_bitwise = false;
   // Settings a user would pick for the analytic problems (test_optim_convergence).
@@ -85,6 +92,8 @@ struct OptimizerInfo {
   std::function<Dict(const Shape& shape, Generator& gen)> differentiable_state;
   // Tolerance of fused float16/bfloat16 parity (test_fused_matches_forloop).
   double fused_half_tolerance = 5e-3;
+  // test_complex_2d's tolerance where it is not the complex64 default.
+  std::optional<Tolerance> complex_2d_tolerance;
   // Tests this optimizer skips, with the reason (PyTorch's DecorateInfo skips).
   std::map<std::string, std::string> skips;
 
@@ -95,6 +104,8 @@ struct OptimizerInfo {
 const std::vector<OptimizerInfo>& optim_db();
 // The rows of the pointwise optimizers (tests/optim_info_pointwise.cpp).
 void add_pointwise_rows(std::vector<OptimizerInfo>& rows);
+// LBFGS's row (tests/optim_info_lbfgs.cpp).
+void add_lbfgs_row(std::vector<OptimizerInfo>& rows);
 
 // Shared by the rows' files: one 1x1 float32 param; grads for step errors;
 // the errors of the implementation flags; a float64 state tensor that
@@ -122,16 +133,19 @@ std::string describe(const Dict& kwargs);
 bool flag_on(const Dict& kwargs, const std::string& key);
 
 // Python literals of fixture configs: 1, 0.01, 1e-06, True, False, None,
-// (0.8,0.9), tensor(0.01) (a 0-dim float32 tensor).
+// (0.8,0.9), 'text', tensor(0.01) (a 0-dim float32 tensor).
 Value parse_python_literal(const std::string& text);
 
 // Builds the optimizer of a row through the public by-name factory.
 std::unique_ptr<Optimizer> make(const OptimizerInfo& info, Params params, const Dict& kwargs = {});
 
+// One step as PyTorch's generic tests take it: step(closure) for a row that
+// requires a closure (LBFGS calls it as often as it needs), else closure()
+// then step(). Without a closure the grads already set are used; a row that
+// requires one then gets a closure returning 1. Returns the closure's loss.
+Tensor step_once(const OptimizerInfo& info, Optimizer& opt, const optim::Closure& closure = nullptr);
+
 // ---- comparison ----
-struct Tolerance {
-  double rtol, atol;
-};
 // The default assertEqual tolerances of test-catalogue §0.1.
 Tolerance default_tolerance(Dtype dtype);
 // "" when |a - b| <= atol + rtol |b| elementwise with equal shape and dtype,
