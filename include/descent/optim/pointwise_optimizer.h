@@ -1,7 +1,8 @@
 #pragma once
 // The base of the optimizers whose update is pointwise (Adadelta, Adagrad,
-// Adamax, ASGD, NAdam, RAdam, RMSprop, Rprop): what they share beyond
-// Optimizer is how an older state dict is brought up to date.
+// Adamax, ASGD, NAdam, RAdam, RMSprop, Rprop, and Adafactor, whose update is
+// not): what they share beyond Optimizer is how an older state dict is
+// brought up to date.
 #include <string>
 
 #include "descent/optim/optimizer.h"
