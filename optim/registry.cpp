@@ -8,11 +8,13 @@
 #include <set>
 
 #include "descent/optim/adadelta.h"
+#include "descent/optim/adafactor.h"
 #include "descent/optim/adagrad.h"
 #include "descent/optim/adam.h"
 #include "descent/optim/adamax.h"
 #include "descent/optim/asgd.h"
 #include "descent/optim/lbfgs.h"
+#include "descent/optim/muon.h"
 #include "descent/optim/nadam.h"
 #include "descent/optim/radam.h"
 #include "descent/optim/rmsprop.h"
@@ -52,6 +54,8 @@ const std::vector<Row>& rows() {
       {"RAdam", build<RAdam, RAdamOptions>},
       {"RMSprop", build<RMSprop, RMSpropOptions>},
       {"Rprop", build<Rprop, RpropOptions>},
+      {"Adafactor", build<Adafactor, AdafactorOptions>},
+      {"Muon", build<Muon, MuonOptions>},
   };
   return table;
 }

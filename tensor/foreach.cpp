@@ -44,8 +44,26 @@ void _foreach_add_(TensorList& a, const TensorList& b, const Scalar& alpha) {
   for (std::size_t i = 0; i < a.size(); ++i) a[i].add_(b[i], alpha);
 }
 
+std::vector<Tensor> _foreach_mul(const TensorList& a, const TensorList& b) {
+  check_lengths("_foreach_mul", a.size(), b.size());
+  std::vector<Tensor> out;
+  out.reserve(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) out.push_back(mul(a[i], b[i]));
+  return out;
+}
+
 void _foreach_mul_(TensorList& tensors, const Scalar& scalar) {
   for (Tensor& t : tensors) t.mul_(scalar);
+}
+
+void _foreach_mul_(TensorList& tensors, const std::vector<Scalar>& scalars) {
+  check_lengths("_foreach_mul_", tensors.size(), scalars.size());
+  for (std::size_t i = 0; i < tensors.size(); ++i) tensors[i].mul_(scalars[i]);
+}
+
+void _foreach_mul_(TensorList& a, const TensorList& b) {
+  check_lengths("_foreach_mul_", a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) a[i].mul_(b[i]);
 }
 
 void _foreach_div_(TensorList& tensors, const std::vector<Scalar>& scalars) {
@@ -53,9 +71,28 @@ void _foreach_div_(TensorList& tensors, const std::vector<Scalar>& scalars) {
   for (std::size_t i = 0; i < tensors.size(); ++i) tensors[i].div_(scalars[i]);
 }
 
+void _foreach_div_(TensorList& a, const TensorList& b) {
+  check_lengths("_foreach_div_", a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) a[i].div_(b[i]);
+}
+
 void _foreach_lerp_(TensorList& a, const TensorList& b, const Scalar& weight) {
   check_lengths("_foreach_lerp_", a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) a[i].lerp_(b[i], weight);
+}
+
+void _foreach_lerp_(TensorList& a, const TensorList& b, const std::vector<Scalar>& weights) {
+  check_lengths("_foreach_lerp_", a.size(), b.size());
+  check_lengths("_foreach_lerp_", a.size(), weights.size());
+  for (std::size_t i = 0; i < a.size(); ++i) a[i].lerp_(b[i], weights[i]);
+}
+
+void _foreach_clamp_min_(TensorList& tensors, const Scalar& min) {
+  for (Tensor& t : tensors) t.clamp_min_(min);
+}
+
+void _foreach_rsqrt_(TensorList& tensors) {
+  for (Tensor& t : tensors) t.rsqrt_();
 }
 
 void _foreach_addcmul_(TensorList& a, const TensorList& b, const TensorList& c, const Scalar& value) {

@@ -202,6 +202,7 @@ const std::vector<OptimizerInfo>& optim_db() {
 
     OptimizerInfo adamw = adam;
     adamw.name = "AdamW";
+    adamw.decays_by_default = true;
     adamw.optim_inputs = [](Dtype d) { return adam_inputs(d, true); };
     adamw.error_inputs.push_back(
         {"decoupled_weight_decay is not an AdamW argument", nullptr, Dict{{"decoupled_weight_decay", false}},
@@ -211,6 +212,7 @@ const std::vector<OptimizerInfo>& optim_db() {
     rows.push_back(adamw);
     add_pointwise_rows(rows);
     add_lbfgs_row(rows);
+    add_matrix_rows(rows);
     return rows;
   }();
   return db;
@@ -297,13 +299,28 @@ std::vector<ErrorInput> all_error_inputs(const OptimizerInfo& info) {
        "can't optimize a non-leaf Tensor"},
       {"an unknown keyword", nullptr, Dict{{"foo", 1}}, ErrorOn::Constructor, ErrorKind::TypeError,
        info.name + ".__init__() got an unexpected keyword argument 'foo'"},
-      {"a flag that is not a bool", nullptr, Dict{{"maximize", 1}}, ErrorOn::Constructor,
-       ErrorKind::TypeError, "'maximize' must be bool"},
+      {"a flag that is not a bool", nullptr, Dict{{info.bool_option, 1}}, ErrorOn::Constructor,
+       ErrorKind::TypeError, "'" + info.bool_option + "' must be bool"},
   };
   for (const ErrorInput& e : info.error_inputs) errors.push_back(e);
   for (ErrorInput& e : errors)
     if (!e.params) e.params = one_param;
   return errors;
+}
+
+Shape shape_for(const OptimizerInfo& info, const Shape& shape) {
+  if (!info.only_2d_params || shape.size() == 2) return shape;
+  if (shape.empty()) return {1, 1};
+  if (shape.size() == 1) return {shape[0], 1};
+  return {shape[0], numel_of(shape) / std::max<int64_t>(shape[0], 1)};
+}
+
+std::vector<Tensor> params_for(const OptimizerInfo& info, const std::vector<Tensor>& params) {
+  if (!info.only_2d_params) return params;
+  std::vector<Tensor> out;
+  for (const Tensor& p : params)
+    if (p.dim() == 2) out.push_back(p);
+  return out;
 }
 
 bool flag_on(const Dict& kwargs, const std::string& key) {

@@ -31,6 +31,11 @@ struct Tolerance {
 };
 
 enum class ErrorOn { Constructor, Step };
+
+// |actual - expected| <= atol + rtol |expected|, elementwise.
+struct Tolerance {
+  double rtol, atol;
+};
 enum class ErrorKind { ValueError, TypeError, RuntimeError, Warning };
 
 // An input that must raise (or warn): PyTorch's ErrorOptimizerInput.
@@ -59,6 +64,14 @@ struct OptimizerInfo {
   bool supports_sparse = false;
   bool only_supports_sparse_grads = false;
   bool supports_complex = true;
+  // Only 2-D params (Muon): the generic tests give such a row 2-D shapes
+  // (shape_for) and leave out the params that are not 2-D (params_for), as
+  // PyTorch's tests optimise only the weight for it.
+  bool only_2d_params = false;
+  // A boolean option of the row (the global "not a bool" error input).
+  std::string bool_option = "maximize";
+  // Decays params by default, even without a gradient (AdamW, Muon).
+  bool decays_by_default = false;
   bool step_requires_closure = false;
   bool supports_param_groups = true;
   bool has_capturable_arg = false;
@@ -90,6 +103,9 @@ struct OptimizerInfo {
   // per-parameter state a step starts from, for a float64 param of `shape`.
   std::vector<Dict> differentiable_configs;
   std::function<Dict(const Shape& shape, Generator& gen)> differentiable_state;
+  // Golden-trajectory tolerances where the row's defaults (test_optim_golden)
+  // are too tight for a reason the row states.
+  std::map<Dtype, Tolerance> golden_tolerance;
   // Tolerance of fused float16/bfloat16 parity (test_fused_matches_forloop).
   double fused_half_tolerance = 5e-3;
   // test_complex_2d's tolerance where it is not the complex64 default.
@@ -106,6 +122,14 @@ const std::vector<OptimizerInfo>& optim_db();
 void add_pointwise_rows(std::vector<OptimizerInfo>& rows);
 // LBFGS's row (tests/optim_info_lbfgs.cpp).
 void add_lbfgs_row(std::vector<OptimizerInfo>& rows);
+// The rows of Adafactor and Muon (tests/optim_info_matrix.cpp).
+void add_matrix_rows(std::vector<OptimizerInfo>& rows);
+
+// A param shape the row accepts: `shape` itself, or for 2-D-only rows a 2-D
+// shape of as many elements ({n} -> {n, 1}, {} -> {1, 1}, {a, b, c} -> {a, b·c}).
+Shape shape_for(const OptimizerInfo& info, const Shape& shape);
+// The params of `params` the row optimises: all, or for 2-D-only rows the 2-D ones.
+std::vector<Tensor> params_for(const OptimizerInfo& info, const std::vector<Tensor>& params);
 
 // Shared by the rows' files: one 1x1 float32 param; grads for step errors;
 // the errors of the implementation flags; a float64 state tensor that

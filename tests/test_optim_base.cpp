@@ -12,16 +12,18 @@ using namespace descent::testing;
 
 namespace {
 Tensor leaf(const Shape& shape) { return randn(shape).requires_grad_(); }
+// A param of that shape, or of a 2-D one for rows that take 2-D params only.
+Tensor leaf(const OptimizerInfo& info, const Shape& shape) { return leaf(shape_for(info, shape)); }
 }  // namespace
 
 TEST_CASE("add_param_group errors and warnings") {
   for (const OptimizerInfo& info : optim_db()) {
     INFO(info.name);
-    Tensor a = leaf({2}), b = leaf({3});
+    Tensor a = leaf(info, {2}), b = leaf(info, {3});
     auto opt = make(info, Params{a});
     {
       WarningCapture warnings;
-      Tensor c = leaf({2});
+      Tensor c = leaf(info, {2});
       opt->add_param_group(ParamGroup({c, c}));
       CHECK(warnings.contains("a parameter group with duplicate parameters"));
       // The group is still added, duplicate included.
@@ -30,7 +32,7 @@ TEST_CASE("add_param_group errors and warnings") {
     CHECK_THROWS_WITH_AS(opt->add_param_group(ParamGroup({b, a})),
                          doctest::Contains("some parameters appear in more than one parameter group"),
                          ValueError);
-    CHECK_THROWS_WITH_AS(opt->add_param_group(ParamGroup({leaf({2}).mul(3.0)})),
+    CHECK_THROWS_WITH_AS(opt->add_param_group(ParamGroup({leaf(info, {2}).mul(3.0)})),
                          doctest::Contains("can't optimize a non-leaf Tensor"), ValueError);
     CHECK_THROWS_WITH_AS(opt->add_param_group(ParamGroup({Tensor()})),
                          doctest::Contains("optimizer can only optimize Tensors"), TypeError);
@@ -40,7 +42,7 @@ TEST_CASE("add_param_group errors and warnings") {
     // A failed add_param_group adds nothing.
     CHECK(opt->param_groups().size() == 2);
 
-    auto named = make(info, Params(std::vector<std::pair<std::string, Tensor>>{{"a", leaf({2})}}));
+    auto named = make(info, Params(std::vector<std::pair<std::string, Tensor>>{{"a", leaf(info, {2})}}));
     CHECK_THROWS_WITH_AS(named->add_param_group(ParamGroup({b})),
                          doctest::Contains("cannot add param group without names to the optimizer"),
                          ValueError);
@@ -53,7 +55,7 @@ TEST_CASE("param groups inherit the defaults they do not set") {
   for (const OptimizerInfo& info : optim_db()) {
     if (!info.supports_param_groups) continue;
     INFO(info.name);
-    Tensor a = leaf({2}), b = leaf({2}), c = leaf({2});
+    Tensor a = leaf(info, {2}), b = leaf(info, {2}), c = leaf(info, {2});
     // Group 0 sets lr to the class default (1e-3): "set to the default value"
     // is not "unset", so it keeps 1e-3 although the constructor says 0.5.
     auto opt = make(info, Params{ParamGroup({a}, Dict{{"lr", 1e-3}}), ParamGroup({b})}, Dict{{"lr", 0.5}});
@@ -72,23 +74,25 @@ TEST_CASE("param groups inherit the defaults they do not set") {
 TEST_CASE("zero_grad: set_to_none and in place") {
   for (const OptimizerInfo& info : optim_db()) {
     INFO(info.name);
-    Tensor a = leaf({3}), b = leaf({2}), c = leaf({2});
+    Tensor a = leaf(info, {3}), b = leaf(info, {2}), c = leaf(info, {2});
     auto opt = make(info, Params{a, b, c});
-    a.set_grad(ones({3}));
-    b.set_grad(sparse_coo_tensor(zeros({1, 1}, {.dtype = kInt64}), ones({1}), {2}));
+    a.set_grad(ones_like(a));
+    Shape values = b.sizes();
+    values[0] = 1;
+    b.set_grad(sparse_coo_tensor(zeros({1, 1}, {.dtype = kInt64}), ones(values), b.sizes()));
     opt->zero_grad(false);
     Tensor grad = a.grad();
     CHECK(grad.defined());
-    CHECK(equal(grad, zeros({3})));
+    CHECK(equal(grad, zeros_like(a)));
     CHECK_FALSE(grad.requires_grad());
     CHECK(b.grad().defined());
-    CHECK(equal(b.grad().to_dense(), zeros({2})));
+    CHECK(equal(b.grad().to_dense(), zeros_like(b)));
     CHECK_FALSE(c.grad().defined());
     // In place: the same tensor object is zeroed.
     a.mutable_grad().fill_(2.0);
     opt->zero_grad(false);
     CHECK(a.grad().is_same(grad));
-    CHECK(equal(grad, zeros({3})));
+    CHECK(equal(grad, zeros_like(a)));
     opt->zero_grad();
     CHECK_FALSE(a.grad().defined());
     CHECK_FALSE(b.grad().defined());
@@ -98,7 +102,7 @@ TEST_CASE("zero_grad: set_to_none and in place") {
 TEST_CASE("step(closure) returns the closure's loss and records only what it should") {
   for (const OptimizerInfo& info : optim_db()) {
     INFO(info.name);
-    Tensor p = leaf({3});
+    Tensor p = leaf(info, {3});
     auto opt = make(info, Params{p});
     Tensor loss = tensor<double>({10.0});
     bool recording = false;
@@ -107,7 +111,7 @@ TEST_CASE("step(closure) returns the closure's loss and records only what it sho
       autograd::NoGradGuard no_grad;
       returned = opt->step([&] {
         recording = autograd::is_grad_enabled();
-        p.set_grad(ones({3}));
+        p.set_grad(ones_like(p));
         return loss;
       });
       // The caller's mode is restored.
@@ -133,10 +137,10 @@ TEST_CASE("differentiable=True keeps the update in the graph") {
   for (const OptimizerInfo& info : optim_db()) {
     if (!info.supports("differentiable")) continue;
     INFO(info.name);
-    Tensor w = leaf({3});
+    Tensor w = leaf(info, {3});
     Tensor p = w.clone();
     auto opt = make(info, Params{p}, Dict{{"differentiable", true}});
-    p.set_grad(ones({3}));
+    p.set_grad(ones_like(p));
     {
       autograd::NoGradGuard no_grad;
       opt->step();
@@ -157,9 +161,9 @@ TEST_CASE("an undefined state tensor raises at the next step") {
       if (info.supports("foreach")) config.set("foreach", false);
       if (info.supports("fused")) config.set("fused", false);
       if (std::string(impl) != "forloop") config.set(impl, true);
-      Tensor a = leaf({3});
+      Tensor a = leaf(info, {3});
       auto opt = make(info, Params{a}, config);
-      a.set_grad(ones({3}));
+      a.set_grad(ones_like(a));
       step_once(info, *opt);
       Dict* st = opt->state().find(a);
       REQUIRE(st != nullptr);
@@ -186,10 +190,10 @@ TEST_CASE("a step counter of several elements raises and changes nothing") {
       Dict config = info.stateful_config;
       config.set("foreach", false);
       if (info.supports("fused")) config.set("fused", std::string(impl) == "fused");
-      Tensor a = leaf({3}), b = leaf({3});
+      Tensor a = leaf(info, {3}), b = leaf(info, {3});
       auto opt = make(info, Params{a, b}, config);
-      a.set_grad(ones({3}));
-      b.set_grad(ones({3}));
+      a.set_grad(ones_like(a));
+      b.set_grad(ones_like(b));
       opt->step();
       opt->state()[b].set("step", zeros({3}));
       Tensor a_before = a.detach().clone(), b_before = b.detach().clone();
@@ -211,11 +215,11 @@ TEST_CASE("a step whose second param has a bad grad changes nothing") {
     for (const char* impl : {"forloop", "foreach", "fused"}) {
       if (std::string(impl) != "forloop" && !info.supports(impl)) continue;
       INFO(info.name, " ", impl);
-      Tensor a = leaf({3}), b = leaf({4});
+      Tensor a = leaf(info, {3}), b = leaf(info, {4});
       Dict config = info.stateful_config;
       if (std::string(impl) != "forloop") config.set(impl, true);
       auto opt = make(info, Params{a, b}, config);
-      a.set_grad(ones({3}));
+      a.set_grad(ones_like(a));
       b.mutable_grad() = ones({1});  // assigned past set_grad's shape check
       Tensor a_before = a.detach().clone();
       const int64_t version = a._version();
@@ -231,12 +235,12 @@ TEST_CASE("a step whose second param has a bad grad changes nothing") {
 TEST_CASE("hyper-parameters are read from the group at every step") {
   for (const OptimizerInfo& info : rows_for("hyper-parameters are read from the group at every step")) {
     INFO(info.name);
-    Tensor p = leaf({3});
+    Tensor p = leaf(info, {3});
     auto opt = make(info, Params{p}, Dict{{"lr", 0.1}});
     opt->param_groups()[0]["lr"] = 0.0;
     if (opt->param_groups()[0].contains("weight_decay")) opt->param_groups()[0]["weight_decay"] = 0.0;
     Tensor before = p.detach().clone();
-    p.set_grad(ones({3}));
+    p.set_grad(ones_like(p));
     step_once(info, *opt);
     CHECK(equal(p.detach(), before));
     opt->param_groups()[0]["lr"] = 0.1;
@@ -248,7 +252,7 @@ TEST_CASE("hyper-parameters are read from the group at every step") {
 TEST_CASE("test_step_post_hook") {
   for (const OptimizerInfo& info : rows_for("test_step_post_hook")) {
     INFO(info.name);
-    auto opt = make(info, Params{tensor<double>({1.0, 1.0}, {.dtype = kFloat32})});
+    auto opt = make(info, Params{ones(shape_for(info, {2}))});
     int data = 2;
     auto handle = opt->register_step_post_hook([&](Optimizer&, const optim::StepArgs&) { data += 2; });
     step_once(info, *opt);
@@ -264,7 +268,7 @@ TEST_CASE("test_step_post_hook") {
 TEST_CASE("test_step_pre_hook") {
   for (const OptimizerInfo& info : rows_for("test_step_pre_hook")) {
     INFO(info.name);
-    auto opt = make(info, Params{tensor<double>({1.0, 1.0}, {.dtype = kFloat32})});
+    auto opt = make(info, Params{ones(shape_for(info, {2}))});
     int data = 5;
     auto handle = opt->register_step_pre_hook(
         [&](Optimizer&, const optim::StepArgs&) -> std::optional<optim::StepArgs> {
@@ -283,7 +287,7 @@ TEST_CASE("test_step_pre_hook") {
 TEST_CASE("a step pre-hook may replace the closure") {
   for (const OptimizerInfo& info : optim_db()) {
     INFO(info.name);
-    auto opt = make(info, Params{leaf({2})});
+    auto opt = make(info, Params{leaf(info, {2})});
     Tensor replaced = tensor<double>({7.0});
     optim::Closure seen;
     opt->register_step_pre_hook([&](Optimizer&, const optim::StepArgs&) -> std::optional<optim::StepArgs> {
@@ -299,7 +303,7 @@ TEST_CASE("a step pre-hook may replace the closure") {
 TEST_CASE("test_step_all_hooks") {
   for (const OptimizerInfo& info : rows_for("test_step_all_hooks")) {
     INFO(info.name);
-    auto opt = make(info, Params{leaf({2})});
+    auto opt = make(info, Params{leaf(info, {2})});
     auto sgd = optim::make_optimizer("SGD", Params{leaf({2})});
     std::vector<int> data;
     HandleGuard guard;
@@ -333,7 +337,7 @@ TEST_CASE("removing a hook after its optimizer is gone is harmless") {
   for (const OptimizerInfo& info : optim_db()) {
     optim::RemovableHandle handle;
     {
-      auto opt = make(info, Params{leaf({2})});
+      auto opt = make(info, Params{leaf(info, {2})});
       handle = opt->register_state_dict_pre_hook([](Optimizer&) {});
     }
     CHECK_NOTHROW(handle.remove());
@@ -345,17 +349,17 @@ TEST_CASE("make_optimizer: every registry row by name, keyword errors as Python'
   for (const OptimizerInfo& info : optim_db()) {
     INFO(info.name);
     CHECK(std::find(names.begin(), names.end(), info.name) != names.end());
-    auto opt = make(info, Params{leaf({2})}, Dict{{"lr", 0.25}});
+    auto opt = make(info, Params{leaf(info, {2})}, Dict{{"lr", 0.25}});
     CHECK(opt->name() == info.name);
     CHECK(opt->param_groups()[0].lr() == 0.25);
     std::string unexpected = info.name + ".__init__() got an unexpected keyword argument 'bogus'";
-    CHECK_THROWS_WITH_AS(make(info, Params{leaf({2})}, Dict{{"lr", 0.1}, {"bogus", true}}),
+    CHECK_THROWS_WITH_AS(make(info, Params{leaf(info, {2})}, Dict{{"lr", 0.1}, {"bogus", true}}),
                          doctest::Contains(unexpected.c_str()), TypeError);
     // The message lists the keywords the optimizer has, in declaration order.
-    CHECK_THROWS_WITH_AS(make(info, Params{leaf({2})}, Dict{{"lrr", 0.1}}), doctest::Contains("(its keywords: lr, "),
+    CHECK_THROWS_WITH_AS(make(info, Params{leaf(info, {2})}, Dict{{"lrr", 0.1}}), doctest::Contains("(its keywords: lr, "),
                          TypeError);
     if (info.supports("foreach"))
-      CHECK_THROWS_WITH_AS(make(info, Params{leaf({2})}, Dict{{"foreach", 1.0}}),
+      CHECK_THROWS_WITH_AS(make(info, Params{leaf(info, {2})}, Dict{{"foreach", 1.0}}),
                            doctest::Contains("'foreach' must be bool or None"), TypeError);
   }
   CHECK_THROWS_WITH_AS(optim::make_optimizer("Adamm", Params{leaf({2})}),

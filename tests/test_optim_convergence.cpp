@@ -24,16 +24,18 @@ struct Problem {
 };
 
 double run(const OptimizerInfo& info, const Problem& problem, Dtype dtype) {
-  Tensor x = problem.start(dtype).detach().clone().requires_grad_();
+  // A 2-D-only row (Muon) optimises the point as an n x 1 matrix.
+  const Tensor start = problem.start(dtype).detach();
+  Tensor x = start.reshape(shape_for(info, start.sizes())).clone().requires_grad_();
   auto opt = make(info, Params{x}, info.convergence_kwargs);
   auto closure = [&] {
     opt->zero_grad();
-    Tensor loss = problem.loss(x);
+    Tensor loss = problem.loss(x.view(start.sizes()));
     loss.backward();
     return loss;
   };
   for (int i = 0; i < problem.steps; ++i) opt->step(closure);
-  return problem.loss(x.detach()).item<double>();
+  return problem.loss(x.detach().view(start.sizes())).item<double>();
 }
 
 }  // namespace

@@ -69,10 +69,12 @@ void replay(const OptimizerInfo& info, const FixtureCase& c, const Impl& impl) {
   const bool own_foreach = impl.flag && std::string(impl.flag) == "foreach" && c.has("foreach_param1_0");
   const std::string prefix = own_foreach ? "foreach_" : "";
   INFO(c.name, " ", impl.name);
-  std::vector<Tensor> params{c.tensor("init0").clone().requires_grad_(),
-                             c.tensor("init1").clone().requires_grad_()};
+  std::vector<Tensor> params;
+  for (std::size_t i = 0; c.has("init" + std::to_string(i)); ++i)
+    params.push_back(c.tensor("init" + std::to_string(i)).clone().requires_grad_());
   auto opt = make(info, Params(params), kwargs);
-  Tolerance tol = golden_tolerance(dtype);
+  const auto own = info.golden_tolerance.find(dtype);
+  Tolerance tol = own != info.golden_tolerance.end() ? own->second : golden_tolerance(dtype);
   double& worst = deviations()[info.name + " " + impl.name + " " + to_string(dtype)];
   int step = 1;
   for (; c.has(prefix + "param" + std::to_string(step) + "_0"); ++step) {
