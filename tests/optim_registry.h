@@ -26,10 +26,6 @@ using optim::Optimizer;
 using optim::ParamGroup;
 using optim::Params;
 
-struct Tolerance {
-  double rtol, atol;
-};
-
 enum class ErrorOn { Constructor, Step };
 
 // |actual - expected| <= atol + rtol |expected|, elementwise.

@@ -125,7 +125,7 @@ TEST_CASE("load_state_dict: SGD's momentum buffer may be absent or None; a good 
   CHECK(equal(sgd.param.detach(), p - 1e-3));
   for (const std::string& name : optim::optimizer_names()) {
     INFO(name);
-    if (name == "LBFGS" || name == "SparseAdam") continue;
+    if (name == "LBFGS" || name == "SparseAdam" || name == "Muon") continue;  // closures, sparse grads, 2-D params
     Stepped s(name, 3);
     CHECK_NOTHROW(s.opt->load_state_dict(s.opt->state_dict()));
   }
