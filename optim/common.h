@@ -25,8 +25,9 @@ double get_scalar(const ParamGroup& group, const char* key);
 std::pair<double, double> get_pair(const ParamGroup& group, const char* key);
 
 // ---- validation (messages as PyTorch's) ----
-// lr: a number >= 0, or a one-element tensor whose value is >= 0.
-void check_lr(const std::string& optimizer, const Value& lr);
+// lr: a number >= 0 (> 0 if strictly_positive), or a one-element tensor
+// whose value is.
+void check_lr(const std::string& optimizer, const Value& lr, bool strictly_positive = false);
 // value >= 0, else ValueError("Invalid <what> value: <value>").
 void check_non_negative(const std::string& optimizer, const char* what, const Value& value);
 // 0 <= beta < 1 for each; both numbers or both tensors.

@@ -20,6 +20,12 @@
 //   init_slot(k, h, param, grad)       a slot's first value (PointwiseDefinition: zeros)
 //   init_host(k, h, param)             a host scalar's first value
 //   after_update(h, step, host)        host scalar updates after the param's update
+// and, if it takes sparse gradients (Adagrad):
+//   check_sparse(h)                    raises where the options exclude sparse grads
+//   sparse_update(h, step, p, g, s)    the forloop's update of param p with sparse
+//                                      grad g and state slots s (fused has none; a
+//                                      foreach bucket holding a sparse grad runs the
+//                                      forloop, as PyTorch's)
 #include <array>
 #include <string>
 #include <type_traits>
@@ -72,6 +78,12 @@ concept HasForeachUpdate = requires(optim_math::Flags f, const H& h, const P& p,
 };
 
 template <class D>
+concept TakesSparseGrads = requires(const typename D::Hyper& h, Tensor& t, Tensor* const* s) {
+  D::check_sparse(h);
+  D::sparse_update(h, 1.0, t, t, s);
+};
+
+template <class D>
 class PointwiseStep {
   using M = typename D::Math;
   using Hyper = typename D::Hyper;
@@ -83,9 +95,12 @@ class PointwiseStep {
       : opt_(optimizer), cache_(cache), group_(group), h_(D::read(group)), flags_(D::flags(h_)) {}
 
   void run() {
-    const std::string sparse_error = std::string(D::name) + " does not support sparse gradients";
+    const std::string sparse_error =
+        TakesSparseGrads<D> ? std::string() : std::string(D::name) + " does not support sparse gradients";
     std::vector<ParamRef> params = params_with_grad(opt_, group_, sparse_error);
     if (params.empty()) return;
+    bool sparse = false;
+    for (const ParamRef& r : params) sparse = sparse || r.grad->is_sparse();
     const bool capturable = group_.contains("capturable") && get_bool(group_, "capturable");
     if (capturable)
       raise<RuntimeError>(opt_.name(),
@@ -94,6 +109,12 @@ class PointwiseStep {
     Implementation impl = choose_implementation(group_);
     const bool unset = !get_optional_bool(group_, "foreach") && !get_optional_bool(group_, "fused");
     if (unset && default_to_fused(opt_, group_, params)) impl = Implementation::Fused;
+    if constexpr (TakesSparseGrads<D>)
+      if (sparse) {
+        if (impl == Implementation::Fused)
+          raise<RuntimeError>(opt_.name(), ": `fused` does not support sparse grad or complex param");
+        D::check_sparse(h_);
+      }
     if (impl != Implementation::Fused) check_no_amp_inputs(opt_);
     if (impl == Implementation::Fused && opt_.found_inf.defined() && opt_.found_inf.item<double>() != 0) {
       // A skipped step (§9.2) leaves params, state and counters as they were.
@@ -104,6 +125,7 @@ class PointwiseStep {
     if (impl != Implementation::Fused) check_grads_fit(opt_.name(), params);
     std::vector<StateCache::Tensors> state = resolve_state(params, impl == Implementation::Fused);
     if (impl == Implementation::Fused) return fused(params, state);
+    if (impl == Implementation::ForEach && sparse) return foreach_with_sparse(params, state);
     if (impl == Implementation::ForEach) return foreach(params, state);
     forloop(params, state);
   }
@@ -178,11 +200,39 @@ class PointwiseStep {
     return D::read(copy);
   }
 
+  // PyTorch's foreach runs the forloop for each (device, dtype) bucket that
+  // holds a sparse grad.
+  void foreach_with_sparse(const std::vector<ParamRef>& params, const std::vector<StateCache::Tensors>& state) {
+    struct Item {
+      Tensor param;
+    };
+    std::vector<Item> items;
+    for (const ParamRef& r : params) items.push_back({*r.param});
+    std::vector<ParamRef> loop_params, bulk_params;
+    std::vector<StateCache::Tensors> loop_state, bulk_state;
+    for (const auto& bucket : buckets(items)) {
+      bool sparse = false;
+      for (std::size_t i : bucket) sparse = sparse || params[i].grad->is_sparse();
+      for (std::size_t i : bucket) {
+        (sparse ? loop_params : bulk_params).push_back(params[i]);
+        (sparse ? loop_state : bulk_state).push_back(state[i]);
+      }
+    }
+    forloop(loop_params, loop_state);
+    if (!bulk_params.empty()) foreach(bulk_params, bulk_state);
+  }
+
   void forloop(const std::vector<ParamRef>& params, const std::vector<StateCache::Tensors>& state) {
     const auto scalars = D::scalars(h_);
     for (std::size_t i = 0; i < params.size(); ++i) {
       unsigned flags = flags_;
       Tensor grad = *params[i].grad;
+      if constexpr (TakesSparseGrads<D>)
+        if (grad.is_sparse()) {
+          const double step = advance_step(*state[i].tensor[0], 1);
+          D::sparse_update(h_, step, *params[i].param, grad, slots_of(state[i]).data());
+          continue;
+        }
       if constexpr (requires { M::kWeightDecayBeforeRealView; })
         if (grad.is_complex()) {
           // PyTorch's forloop negates and decays the complex gradient before

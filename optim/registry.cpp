@@ -17,6 +17,7 @@
 #include "descent/optim/rmsprop.h"
 #include "descent/optim/rprop.h"
 #include "descent/optim/sgd.h"
+#include "descent/optim/sparse_adam.h"
 #include "optim/kwargs.h"
 
 namespace descent::optim {
@@ -95,6 +96,7 @@ const std::vector<Row>& rows() {
       {"RAdam", build<RAdam, RAdamOptions>},
       {"RMSprop", build<RMSprop, RMSpropOptions>},
       {"Rprop", build<Rprop, RpropOptions>},
+      {"SparseAdam", build<SparseAdam, SparseAdamOptions>},
   };
   return table;
 }
