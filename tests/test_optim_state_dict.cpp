@@ -204,7 +204,7 @@ TEST_CASE("state_dict layout (optimizer-base.md §6)") {
 }
 
 TEST_CASE("load_state_dict casts state to the param's dtype, except step") {
-  for (const OptimizerInfo& info : optim_db())
+  for (const OptimizerInfo& info : rows_for("load_state_dict casts state to the param's dtype, except step"))
     for (const Dict& config : expanded_configs(info, kFloat32, {"differentiable"})) {
       INFO(info.name, " ", describe(config));
       std::vector<Tensor> wide{randn({3}, {.dtype = kFloat64}).requires_grad_()};
@@ -234,7 +234,7 @@ TEST_CASE("load_state_dict casts state to the param's dtype, except step") {
 }
 
 TEST_CASE("a failed load_state_dict leaves the optimizer exactly as it was") {
-  for (const OptimizerInfo& info : optim_db()) {
+  for (const OptimizerInfo& info : rows_for("a failed load_state_dict leaves the optimizer exactly as it was")) {
     INFO(info.name);
     Quadratic q(3, 2, kFloat32, 23);
     auto opt = make(info, Params{ParamGroup({q.weight}), ParamGroup({q.bias}, Dict{{"lr", 0.5}})},
