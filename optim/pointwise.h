@@ -20,13 +20,25 @@
 //   init_slot(k, h, param, grad)       a slot's first value (PointwiseDefinition: zeros)
 //   init_host(k, h, param)             a host scalar's first value
 //   after_update(h, step, host)        host scalar updates after the param's update
-// and, if it takes sparse gradients (Adagrad):
+// and may declare:
+//   has_step = false                   no `step` counter in the state (SGD)
+//   kFusedStepIsFloat32                fused=True keeps `step` in float32 (Adam)
+//   kComplexAsIs                       complex params are updated as complex
+//                                      tensors, not their real views (SGD)
+//   sparse_error                       the message for a sparse grad
+//   update_differentiable(...)         the forloop's op sequence under
+//                                      differentiable=True, when PyTorch's differs
+// A math with a kFirstStep flag starts its slots from the gradient: a param
+// whose slot is absent (or None, in a loaded state) runs its first step with
+// kFirstStep set, in a launch of its own.
+// and, if it takes sparse gradients in the pointwise driver (Adagrad):
 //   check_sparse(h)                    raises where the options exclude sparse grads
 //   sparse_update(h, step, p, g, s)    the forloop's update of param p with sparse
 //                                      grad g and state slots s (fused has none; a
 //                                      foreach bucket holding a sparse grad runs the
 //                                      forloop, as PyTorch's)
 #include <array>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -42,6 +54,7 @@ namespace descent::optim::detail {
 // The parts most definitions share.
 struct PointwiseDefinition {
   static constexpr std::array<const char*, 0> host_keys{};
+  static constexpr bool has_step = true;
   template <class H>
   static Tensor init_slot(std::size_t, const H&, const Tensor& param, const Tensor&) {
     return zeros_like(param);
@@ -89,14 +102,18 @@ class PointwiseStep {
   using Hyper = typename D::Hyper;
   static constexpr std::size_t kHost = D::host_keys.size();
   static constexpr std::size_t kSlots = M::kSlots;
+  static constexpr std::size_t kFirstSlot = D::has_step ? 1 : 0;  // state key index of slot 0
+  static constexpr bool kStartsFromGrad = requires { M::kFirstStep; };
+  static constexpr bool kAsReal = !requires { D::kComplexAsIs; };
 
  public:
   PointwiseStep(Optimizer& optimizer, StateCache& cache, ParamGroup& group)
       : opt_(optimizer), cache_(cache), group_(group), h_(D::read(group)), flags_(D::flags(h_)) {}
 
   void run() {
-    const std::string sparse_error =
-        TakesSparseGrads<D> ? std::string() : std::string(D::name) + " does not support sparse gradients";
+    std::string sparse_error = std::string(D::name) + " does not support sparse gradients";
+    if constexpr (requires { D::sparse_error; }) sparse_error = D::sparse_error;
+    if constexpr (TakesSparseGrads<D>) sparse_error.clear();
     std::vector<ParamRef> params = params_with_grad(opt_, group_, sparse_error);
     if (params.empty()) return;
     bool sparse = false;
@@ -107,6 +124,7 @@ class PointwiseStep {
                           ": If capturable=True, params and state_steps must be on supported devices: ['cuda']; "
                           "CPU tensors cannot be captured");
     Implementation impl = choose_implementation(group_);
+    explicitly_fused_ = impl == Implementation::Fused;
     const bool unset = !get_optional_bool(group_, "foreach") && !get_optional_bool(group_, "fused");
     if (unset && default_to_fused(opt_, group_, params)) impl = Implementation::Fused;
     if constexpr (TakesSparseGrads<D>)
@@ -123,27 +141,49 @@ class PointwiseStep {
     }
     // Every grad is checked before any param changes (the fused launch builder checks its own).
     if (impl != Implementation::Fused) check_grads_fit(opt_.name(), params);
-    std::vector<StateCache::Tensors> state = resolve_state(params, impl == Implementation::Fused);
-    if (impl == Implementation::Fused) return fused(params, state);
-    if (impl == Implementation::ForEach && sparse) return foreach_with_sparse(params, state);
-    if (impl == Implementation::ForEach) return foreach(params, state);
-    forloop(params, state);
+    first_.assign(params.size(), false);
+    try {
+      std::vector<StateCache::Tensors> state = resolve_state(params, impl == Implementation::Fused);
+      if (impl == Implementation::Fused) return fused(params, state);
+      if (impl == Implementation::ForEach && sparse) return foreach_with_sparse(params, state);
+      if (impl == Implementation::ForEach) return foreach(params, state);
+      forloop(params, state);
+    } catch (...) {
+      forget_new_slots(params);
+      throw;
+    }
   }
 
  private:
   bool slot_active(std::size_t k) const { return optim_math::Flags{flags_}.has(M::kSlotFlags[k]); }
 
   std::vector<StateCache::Tensors> resolve_state(const std::vector<ParamRef>& params, bool fused) {
-    std::vector<std::string> keys{"step"};
+    std::vector<std::string> keys;
+    if constexpr (D::has_step) keys.emplace_back("step");
     for (std::size_t k = 0; k < kSlots; ++k)
       if (slot_active(k)) keys.emplace_back(D::slot_keys[k]);
     for (const char* key : D::host_keys) keys.emplace_back(key);
+    // A stateless configuration (SGD without momentum) keeps no state at all.
+    if (keys.empty()) return std::vector<StateCache::Tensors>(params.size());
     auto init = [&](Dict& st, std::size_t i) {
-      if (!st.empty()) return;
       const Tensor& param = *params[i].param;
+      if constexpr (kStartsFromGrad) {
+        for (std::size_t k = 0; k < kSlots; ++k) {
+          if (!slot_active(k)) continue;
+          const Value* slot = st.find(D::slot_keys[k]);
+          if (slot && !slot->is_none()) continue;
+          if (fused) check_fused_param(opt_.name(), *params[i].param_impl);
+          st.set(D::slot_keys[k], D::init_slot(k, h_, param, *params[i].grad));
+          first_[i] = true;
+        }
+        return;
+      }
+      if (!st.empty()) return;
       // Checked here, as PyTorch does: a param is checked once, when its state starts.
       if (fused) check_fused_param(opt_.name(), *params[i].param_impl);
-      st.set("step", new_step_counter(param, false));
+      bool float32_step = false;
+      if constexpr (requires { D::kFusedStepIsFloat32; }) float32_step = fused && explicitly_fused_;
+      st.set("step", new_step_counter(param, float32_step));
       // The keys in PyTorch's order (state dicts list them so).
       auto slots = [&] {
         for (std::size_t k = 0; k < kSlots; ++k)
@@ -167,29 +207,65 @@ class PointwiseStep {
     // untrusted). The fused launch builder checks its own.
     if (fused) return state;
     std::vector<StateShape> shapes(keys.size(), StateShape::Scalar);
-    for (std::size_t j = 1; j < keys.size() - kHost; ++j) shapes[j] = StateShape::LikeParam;
+    for (std::size_t j = kFirstSlot; j < keys.size() - kHost; ++j) shapes[j] = StateShape::LikeParam;
     check_state(opt_.name(), params, state, keys, shapes);
+    if constexpr (requires { D::update_differentiable; })
+      if (get_bool(group_, "differentiable"))
+        for (const StateCache::Tensors& t : state)
+          if (t.tensor[0]->requires_grad())
+            raise<RuntimeError>(opt_.name(), ": `requires_grad` is not supported for `step` in differentiable mode");
     return state;
   }
+
+  // A step that raised leaves no slot it started (it would hold no value).
+  void forget_new_slots(const std::vector<ParamRef>& params) {
+    if constexpr (kStartsFromGrad)
+      for (std::size_t i = 0; i < params.size(); ++i)
+        if (first_[i])
+          for (std::size_t k = 0; k < kSlots; ++k)
+            if (slot_active(k)) opt_.state()[*params[i].param].erase(D::slot_keys[k]);
+  }
+
+  unsigned flags_of(std::size_t i) const {
+    if constexpr (kStartsFromGrad)
+      if (first_[i]) return flags_ | M::kFirstStep;
+    return flags_;
+  }
+
+  // The step counter's new value, or 0 without one.
+  static double advance(const StateCache::Tensors& t) {
+    if constexpr (D::has_step) return advance_step(*t.tensor[0], 1);
+    return 0.0;
+  }
+
+  Tensor view(const Tensor& t) const { return kAsReal ? as_real(t) : t; }
 
   // The state tensors of one param in kernel slot order (inactive slots
   // undefined), and its host scalars.
   std::array<Tensor*, kSlots> slots_of(const StateCache::Tensors& t) const {
     std::array<Tensor*, kSlots> out{};
-    std::size_t next = 1;
+    std::size_t next = kFirstSlot;
     for (std::size_t k = 0; k < kSlots; ++k)
       if (slot_active(k)) out[k] = t.tensor[next++];
     return out;
   }
   std::array<Tensor*, kHost> host_of(const StateCache::Tensors& t) const {
     std::array<Tensor*, kHost> out{};
-    std::size_t first = 1;
+    std::size_t first = kFirstSlot;
     for (std::size_t k = 0; k < kSlots; ++k) first += slot_active(k) ? 1 : 0;
     for (std::size_t k = 0; k < kHost; ++k) out[k] = t.tensor[first + k];
     return out;
   }
 
-  std::array<double, M::kTensorScalars> tensor_scalars(double step, std::array<Tensor*, kHost>& host) const {
+  // Without host scalars they depend on the step only: params sharing a
+  // step (the usual case) compute them once.
+  std::array<double, M::kTensorScalars> tensor_scalars(double step, std::array<Tensor*, kHost>& host) {
+    if constexpr (kHost == 0) {
+      if (memo_step_ && *memo_step_ == step) return memo_;
+      memo_ = D::tensor_scalars(h_, step, host.data());
+      memo_step_ = step;
+      return memo_;
+    }
     return D::tensor_scalars(h_, step, host.data());
   }
 
@@ -210,45 +286,70 @@ class PointwiseStep {
     for (const ParamRef& r : params) items.push_back({*r.param});
     std::vector<ParamRef> loop_params, bulk_params;
     std::vector<StateCache::Tensors> loop_state, bulk_state;
+    std::vector<bool> loop_first, bulk_first;
     for (const auto& bucket : buckets(items)) {
       bool sparse = false;
       for (std::size_t i : bucket) sparse = sparse || params[i].grad->is_sparse();
       for (std::size_t i : bucket) {
         (sparse ? loop_params : bulk_params).push_back(params[i]);
         (sparse ? loop_state : bulk_state).push_back(state[i]);
+        (sparse ? loop_first : bulk_first).push_back(first_[i]);
       }
     }
-    forloop(loop_params, loop_state);
-    if (!bulk_params.empty()) foreach(bulk_params, bulk_state);
+    // first_ is indexed like the params a pass gets.
+    const std::vector<bool> all_first = first_;
+    try {
+      first_ = loop_first;
+      forloop(loop_params, loop_state);
+      first_ = bulk_first;
+      if (!bulk_params.empty()) foreach(bulk_params, bulk_state);
+    } catch (...) {
+      first_ = all_first;
+      throw;
+    }
+    first_ = all_first;
   }
 
   void forloop(const std::vector<ParamRef>& params, const std::vector<StateCache::Tensors>& state) {
     const auto scalars = D::scalars(h_);
+    const bool differentiable = get_bool(group_, "differentiable");
     for (std::size_t i = 0; i < params.size(); ++i) {
-      unsigned flags = flags_;
+      unsigned flags = flags_of(i);
       Tensor grad = *params[i].grad;
       if constexpr (TakesSparseGrads<D>)
         if (grad.is_sparse()) {
-          const double step = advance_step(*state[i].tensor[0], 1);
+          const double step = advance(state[i]);
           D::sparse_update(h_, step, *params[i].param, grad, slots_of(state[i]).data());
           continue;
         }
+      Tensor param = *params[i].param;
       if constexpr (requires { M::kWeightDecayBeforeRealView; })
         if (grad.is_complex()) {
           // PyTorch's forloop negates and decays the complex gradient before
           // viewing it as real: a complex multiply-add, not an fma.
           if (flags & M::kMaximize) grad = neg(grad);
-          if (flags & M::kWeightDecay) grad = grad.add(*params[i].param, scalars[M::weight_decay]);
-          flags &= ~(M::kMaximize | M::kWeightDecay);
+          flags &= ~M::kMaximize;
+          bool decoupled = false;
+          if constexpr (requires { M::kDecoupled; }) decoupled = (flags & M::kDecoupled) != 0;
+          if ((flags & M::kWeightDecay) && !decoupled) {
+            grad = grad.add(param, scalars[M::weight_decay]);
+            flags &= ~M::kWeightDecay;
+          }
         }
-      grad = as_real(grad);
-      Tensor param = as_real(*params[i].param);
+      grad = view(grad);
+      param = view(param);
       std::array<Tensor, kSlots + 1> slots{};
       const auto slot_tensors = slots_of(state[i]);
       for (std::size_t k = 0; k < kSlots; ++k)
-        if (slot_tensors[k]) slots[k] = as_real(*slot_tensors[k]);
+        if (slot_tensors[k]) slots[k] = view(*slot_tensors[k]);
       auto host = host_of(state[i]);
-      const double step = advance_step(*state[i].tensor[0], 1);
+      const double step = advance(state[i]);
+      if constexpr (requires { D::update_differentiable; })
+        if (differentiable) {
+          D::update_differentiable(h_, optim_math::Flags{flags}, scalars, *state[i].tensor[0], param, grad,
+                                   slots.data());
+          continue;
+        }
       const auto per_tensor = tensor_scalars(step, host);
       M::update(optim_math::Flags{flags}, scalars, per_tensor, param, grad, slots.data());
       D::after_update(h_, step, host.data());
@@ -267,36 +368,55 @@ class PointwiseStep {
     if constexpr (requires { D::kForeachReadsLrAsNumber; })
       if (group_.at("lr").is_tensor()) h = read_with_number_lr();
     const auto scalars = D::scalars(h);
-    for (const auto& bucket : buckets(items)) {
-      TensorList param_list, grads;
-      std::array<TensorList, kSlots + 1> slots{};
-      std::array<ScalarList, M::kTensorScalars> per_tensor{};
-      std::vector<double> steps;
-      for (std::size_t i : bucket) {
-        param_list.push_back(as_real(*params[i].param));
-        grads.push_back(as_real(*params[i].grad));
-        const auto slot_tensors = slots_of(state[i]);
-        for (std::size_t k = 0; k < kSlots; ++k)
-          slots[k].push_back(slot_tensors[k] ? as_real(*slot_tensors[k]) : Tensor());
-        steps.push_back(advance_step(*state[i].tensor[0], 1));
-      }
-      for (std::size_t j = 0; j < bucket.size(); ++j) {
-        auto host = host_of(state[bucket[j]]);
-        const auto values = D::tensor_scalars(h, steps[j], host.data());
-        for (std::size_t s = 0; s < values.size(); ++s) per_tensor[s].push_back(values[s]);
-      }
-      if constexpr (HasForeachUpdate<M, decltype(scalars), decltype(per_tensor)>)
-        M::update_foreach(optim_math::Flags{flags_}, scalars, per_tensor, param_list, grads, slots.data());
-      else
-        M::update(optim_math::Flags{flags_}, scalars, per_tensor, param_list, grads, slots.data());
-      for (std::size_t j = 0; j < bucket.size(); ++j) {
-        auto host = host_of(state[bucket[j]]);
-        if constexpr (requires { D::after_update_foreach(h, Tensor(), host.data()); })
-          D::after_update_foreach(h, *state[bucket[j]].tensor[0], host.data());
+    for (const auto& device_bucket : buckets(items))
+      for (const std::vector<std::size_t>& bucket : split_by_flags(device_bucket)) {
+        const unsigned flags = flags_of(bucket.front());
+        TensorList param_list, grads;
+        std::array<TensorList, kSlots + 1> slots{};
+        std::array<ScalarList, M::kTensorScalars> per_tensor{};
+        std::vector<double> steps;
+        for (std::size_t i : bucket) {
+          param_list.push_back(view(*params[i].param));
+          grads.push_back(view(*params[i].grad));
+          const auto slot_tensors = slots_of(state[i]);
+          for (std::size_t k = 0; k < kSlots; ++k)
+            slots[k].push_back(slot_tensors[k] ? view(*slot_tensors[k]) : Tensor());
+          steps.push_back(advance(state[i]));
+        }
+        for (std::size_t j = 0; j < bucket.size(); ++j) {
+          auto host = host_of(state[bucket[j]]);
+          const auto values = D::tensor_scalars(h, steps[j], host.data());
+          for (std::size_t s = 0; s < values.size(); ++s) per_tensor[s].push_back(values[s]);
+        }
+        if constexpr (HasForeachUpdate<M, decltype(scalars), decltype(per_tensor)>)
+          M::update_foreach(optim_math::Flags{flags}, scalars, per_tensor, param_list, grads, slots.data());
         else
-          D::after_update(h, steps[j], host.data());
+          M::update(optim_math::Flags{flags}, scalars, per_tensor, param_list, grads, slots.data());
+        for (std::size_t j = 0; j < bucket.size(); ++j) {
+          auto host = host_of(state[bucket[j]]);
+          if constexpr (requires { D::after_update_foreach(h, Tensor(), host.data()); })
+            D::after_update_foreach(h, *state[bucket[j]].tensor[0], host.data());
+          else
+            D::after_update(h, steps[j], host.data());
+        }
       }
+  }
+
+  // The positions of a device bucket split by their flag mask (a first step
+  // runs apart), in order.
+  std::vector<std::vector<std::size_t>> split_by_flags(const std::vector<std::size_t>& bucket) const {
+    std::vector<std::vector<std::size_t>> out;
+    std::vector<unsigned> masks;
+    for (std::size_t i : bucket) {
+      std::size_t b = 0;
+      while (b < masks.size() && masks[b] != flags_of(i)) ++b;
+      if (b == masks.size()) {
+        masks.push_back(flags_of(i));
+        out.emplace_back();
+      }
+      out[b].push_back(i);
     }
+    return out;
   }
 
   void fused(const std::vector<ParamRef>& params, const std::vector<StateCache::Tensors>& state) {
@@ -305,22 +425,26 @@ class PointwiseStep {
     std::array<const char*, kMaxFusedState> names{};
     for (std::size_t k = 0; k < kSlots; ++k) names[k] = D::slot_keys[k];
     for (std::size_t i = 0; i < params.size(); ++i) {
-      FusedParam f{params[i].param_impl, params[i].grad_impl, {}, state[i].tensor[0], state[i].impl[0]};
-      std::size_t next = 1;
+      FusedParam f{params[i].param_impl, params[i].grad_impl, {}};
+      if constexpr (D::has_step) {
+        f.step = state[i].tensor[0];
+        f.step_impl = state[i].impl[0];
+      }
+      std::size_t next = kFirstSlot;
       for (std::size_t k = 0; k < kSlots; ++k)
         if (slot_active(k)) f.state[k] = state[i].impl[next++];
       fused.push_back(f);
     }
     std::vector<double> steps(params.size());
     auto each = [&](std::size_t i, double step, FusedTensor&) { steps[i] = step; };
-    auto one_kind = [](std::size_t) { return 0; };
+    // A launch's kind is its flag mask.
+    auto kind_of = [&](std::size_t i) { return static_cast<int>(flags_of(i)); };
     FusedPointwiseArgs args;
     args.kernel = optim_math::kernel_id<M>();
-    args.flags = flags_;
     const auto scalars = D::scalars(h_);
     for (std::size_t s = 0; s < scalars.size(); ++s) args.scalars[s] = scalars[s];
     std::vector<FusedLaunch> launches =
-        build_fused_launches(opt_.name(), fused, names, opt_.grad_scale.defined(), one_kind, each);
+        build_fused_launches(opt_.name(), fused, names, opt_.grad_scale.defined(), kind_of, each);
     // Only once every param passed its checks: per-tensor scalars may update
     // host state (NAdam's mu_product), which a failed step must not touch.
     for (FusedLaunch& launch : launches)
@@ -333,6 +457,7 @@ class PointwiseStep {
     for (const FusedLaunch& launch : launches) {
       const FusedAmp amp(opt_, launch.device);
       args.amp = amp.kernel_inputs();
+      args.flags = static_cast<unsigned>(launch.kind);
       backend_for(launch.device.type).fused_pointwise(launch.dtype, launch.tensors, args);
     }
     if constexpr (kHost > 0)
@@ -347,6 +472,10 @@ class PointwiseStep {
   ParamGroup& group_;
   const Hyper h_;
   const unsigned flags_;
+  bool explicitly_fused_ = false;
+  std::vector<bool> first_;  // params whose slots start from their grad this step
+  std::optional<double> memo_step_;
+  std::array<double, M::kTensorScalars> memo_{};
 };
 
 template <class D>

@@ -48,6 +48,7 @@ inline void maximum_(Tensor& a, const Tensor& b) {
     a.copy_(maximum(a, b));
 }
 inline Tensor tracked_copy(const Tensor& a) { return a.requires_grad() ? a.clone() : a; }
+inline Tensor detach(const Tensor& a) { return a.detach(); }
 inline Tensor gt(const Tensor& a, double b) { return a.gt(b); }
 inline Tensor lt(const Tensor& a, double b) { return a.lt(b); }
 inline Tensor eq(const Tensor& a, double b) { return a.eq(b); }
@@ -102,6 +103,9 @@ inline TensorList reciprocal(const TensorList& a) {
 inline TensorList sqrt(const TensorList& a) { return _foreach_sqrt(a); }
 inline TensorList tracked_copy(const TensorList& a) {
   return detail_list::map(a.size(), [&](std::size_t i) { return tracked_copy(a[i]); });
+}
+inline TensorList detach(const TensorList& a) {
+  return detail_list::map(a.size(), [&](std::size_t i) { return a[i].detach(); });
 }
 inline TensorList abs(const TensorList& a) {
   return detail_list::map(a.size(), [&](std::size_t i) { return a[i].abs(); });

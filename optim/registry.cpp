@@ -40,54 +40,9 @@ struct Row {
 
 const std::vector<Row>& rows() {
   static const std::vector<Row> table{
-      {"SGD",
-       [](Params params, Kwargs& kw) {
-         SGDOptions o;
-         kw.read("lr", o.lr);
-         kw.read("momentum", o.momentum);
-         kw.read("dampening", o.dampening);
-         kw.read("weight_decay", o.weight_decay);
-         kw.read("nesterov", o.nesterov);
-         kw.read("maximize", o.maximize);
-         kw.read("foreach", o.foreach);
-         kw.read("differentiable", o.differentiable);
-         kw.read("fused", o.fused);
-         kw.finish();
-         return std::make_unique<SGD>(std::move(params), o);
-       }},
-      {"Adam",
-       [](Params params, Kwargs& kw) {
-         AdamOptions o;
-         kw.read("lr", o.lr);
-         kw.read("betas", o.betas);
-         kw.read("eps", o.eps);
-         kw.read("weight_decay", o.weight_decay);
-         kw.read("amsgrad", o.amsgrad);
-         kw.read("foreach", o.foreach);
-         kw.read("maximize", o.maximize);
-         kw.read("capturable", o.capturable);
-         kw.read("differentiable", o.differentiable);
-         kw.read("fused", o.fused);
-         kw.read("decoupled_weight_decay", o.decoupled_weight_decay);
-         kw.finish();
-         return std::make_unique<Adam>(std::move(params), o);
-       }},
-      {"AdamW",
-       [](Params params, Kwargs& kw) {
-         AdamWOptions o;
-         kw.read("lr", o.lr);
-         kw.read("betas", o.betas);
-         kw.read("eps", o.eps);
-         kw.read("weight_decay", o.weight_decay);
-         kw.read("amsgrad", o.amsgrad);
-         kw.read("maximize", o.maximize);
-         kw.read("foreach", o.foreach);
-         kw.read("capturable", o.capturable);
-         kw.read("differentiable", o.differentiable);
-         kw.read("fused", o.fused);
-         kw.finish();
-         return std::make_unique<AdamW>(std::move(params), o);
-       }},
+      {"SGD", build<SGD, SGDOptions>},
+      {"Adam", build<Adam, AdamOptions>},
+      {"AdamW", build<AdamW, AdamWOptions>},
       {"Adadelta", build<Adadelta, AdadeltaOptions>},
       {"Adagrad", build<Adagrad, AdagradOptions>},
       {"Adamax", build<Adamax, AdamaxOptions>},

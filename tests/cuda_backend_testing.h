@@ -268,50 +268,6 @@ inline ReduceResult run_reduce(Backend& be, const Reduction& r, const Host& in) 
   return {out.download(), r.with_indices ? indices.download() : Host()};
 }
 
-struct FusedCase {
-  bool adam;
-  FusedAdamArgs adam_args;
-  FusedSgdArgs sgd_args;
-  float grad_scale = 0.0f;  // 0: no AMP unscaling
-  bool found_inf = false;
-};
-
-// Runs one fused step over tensors of these sizes; returns every buffer
-// (param, grad, three states per tensor) afterwards.
-inline std::vector<Host> run_fused(Backend& be, const FusedCase& c, const std::vector<Host>& buffers,
-                                   const std::vector<int64_t>& sizes) {
-  std::vector<std::unique_ptr<DeviceBuffer>> device;
-  for (const Host& h : buffers) device.push_back(std::make_unique<DeviceBuffer>(be, h));
-  const DeviceBuffer scale(be, host_of({C(c.grad_scale)}, kFloat32));
-  const DeviceBuffer found(be, host_of({C(c.found_inf ? 1.0 : 0.0)}, kFloat32));
-  const AmpInputs amp{c.grad_scale != 0.0f ? static_cast<const float*>(scale.get()) : nullptr,
-                      c.found_inf ? static_cast<const float*>(found.get()) : nullptr};
-  std::vector<FusedTensor> tensors;
-  for (std::size_t t = 0; t < sizes.size(); ++t) {
-    FusedTensor ft;
-    ft.param = device[5 * t]->get();
-    ft.grad = device[5 * t + 1]->get();
-    ft.state = {device[5 * t + 2]->get(), device[5 * t + 3]->get(), device[5 * t + 4]->get()};
-    ft.numel = sizes[t];
-    ft.step_size = 0.01 / (1.0 - std::pow(0.9, 3 + t));
-    ft.bias_correction2_sqrt = std::sqrt(1.0 - std::pow(0.999, 3 + t));
-    tensors.push_back(ft);
-  }
-  const Dtype dtype = buffers[0].dtype;
-  if (c.adam) {
-    FusedAdamArgs args = c.adam_args;
-    args.amp = amp;
-    be.fused_adam(dtype, tensors, args);
-  } else {
-    FusedSgdArgs args = c.sgd_args;
-    args.amp = amp;
-    be.fused_sgd(dtype, tensors, args);
-  }
-  std::vector<Host> out;
-  for (const auto& d : device) out.push_back(d->download());
-  return out;
-}
-
 // Runs `run` on the device and on the CPU backend and compares; an op the CPU
 // rejects as not implemented must be rejected by the device too.
 template <class Run>

@@ -23,8 +23,6 @@ class CpuBackend final : public Backend {
   void reduce(const ReduceArgs& args) override;
   void matmul(Dtype dtype, const void* a, const void* c, void* out, int64_t batch, int64_t m, int64_t k, int64_t n,
               bool broadcast_a, bool broadcast_c) override;
-  void fused_adam(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedAdamArgs& args) override;
-  void fused_sgd(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedSgdArgs& args) override;
   void fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& tensors,
                        const FusedPointwiseArgs& args) override;
   void synchronize() override {}

@@ -14,7 +14,7 @@
 namespace descent::detail::DESCENT_THRUST_NS {
 
 // One file each: fill_cast.cu, unary.cu, elementwise.cu, reduce.cu, matmul.cu,
-// fused_optim.cu, fused_pointwise.cu.
+// fused_pointwise.cu.
 void fill(void* dst, Dtype dtype, int64_t n, std::complex<double> value);
 void cast(const void* src, Dtype src_dtype, void* dst, Dtype dst_dtype, int64_t n);
 void unary(UnaryOp op, Dtype dtype, const void* in, void* out, Dtype out_dtype, int64_t n);
@@ -22,8 +22,6 @@ void elementwise(BinaryOp op, const ElementwiseArgs& args);
 void reduce(const ReduceArgs& args);
 void matmul(Dtype dtype, const void* a, const void* c, void* out, int64_t batch, int64_t m, int64_t k,
             int64_t n, bool broadcast_a, bool broadcast_c);
-void fused_adam(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedAdamArgs& args);
-void fused_sgd(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedSgdArgs& args);
 void fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedPointwiseArgs& args);
 
 // Runs fn on the device owning `ptr`, turning Thrust's exceptions (launch
@@ -61,14 +59,6 @@ class ThrustBackend : public Backend {
               int64_t n, bool broadcast_a, bool broadcast_c) override {
     run("matmul", out,
         [&] { DESCENT_THRUST_NS::matmul(dtype, a, c, out, batch, m, k, n, broadcast_a, broadcast_c); });
-  }
-  void fused_adam(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedAdamArgs& args) override {
-    run("fused_adam", tensors.empty() ? nullptr : tensors[0].param,
-        [&] { DESCENT_THRUST_NS::fused_adam(dtype, tensors, args); });
-  }
-  void fused_sgd(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedSgdArgs& args) override {
-    run("fused_sgd", tensors.empty() ? nullptr : tensors[0].param,
-        [&] { DESCENT_THRUST_NS::fused_sgd(dtype, tensors, args); });
   }
   void fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& tensors,
                        const FusedPointwiseArgs& args) override {

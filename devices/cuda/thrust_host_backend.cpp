@@ -13,7 +13,6 @@
 
 #include "devices/cuda/elementwise.cu"
 #include "devices/cuda/fill_cast.cu"
-#include "devices/cuda/fused_optim.cu"
 #include "devices/cuda/fused_pointwise.cu"
 #include "devices/cuda/matmul.cu"
 #include "devices/cuda/reduce.cu"

@@ -8,24 +8,28 @@
 
 #include "devices/optim_math/adadelta.h"
 #include "devices/optim_math/adagrad.h"
+#include "devices/optim_math/adam.h"
 #include "devices/optim_math/adamax.h"
 #include "devices/optim_math/asgd.h"
 #include "devices/optim_math/nadam.h"
 #include "devices/optim_math/radam.h"
 #include "devices/optim_math/rmsprop.h"
 #include "devices/optim_math/rprop.h"
+#include "devices/optim_math/sgd.h"
 
 namespace descent::optim_math {
 
 #define DESCENT_POINTWISE_KERNELS(X) \
   X(Adadelta)                        \
   X(Adagrad)                         \
+  X(Adam)                            \
   X(Adamax)                          \
   X(ASGD)                            \
   X(NAdam)                           \
   X(RAdam)                           \
   X(RMSprop)                         \
-  X(Rprop)
+  X(Rprop)                           \
+  X(SGD)
 
 enum class KernelId : int {
 #define DESCENT_KERNEL_ID(name) name,

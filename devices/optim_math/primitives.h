@@ -115,6 +115,12 @@ DESCENT_HOST_DEVICE inline T tracked_copy(T a) {
   return a;
 }
 
+// A copy outside autograd's graph; an element is one already.
+template <class T, if_element<T> = 0>
+DESCENT_HOST_DEVICE inline T detach(T a) {
+  return a;
+}
+
 // In-place forms: what the tensor's method of the same name does.
 template <class T, if_element<T> = 0>
 DESCENT_HOST_DEVICE inline void add_(T& a, T b, T alpha) {

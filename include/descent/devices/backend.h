@@ -96,8 +96,6 @@ struct FusedTensor {
   void* grad = nullptr;
   std::array<void*, kMaxFusedState> state{};
   int64_t numel = 0;
-  double step_size = 0.0;              // Adam: lr / bias_correction1
-  double bias_correction2_sqrt = 1.0;  // Adam: sqrt(1 - beta2^step)
   std::array<double, kMaxFusedTensorScalars> scalars{};  // a pointwise kernel's, from this tensor's step
 };
 
@@ -105,19 +103,6 @@ struct FusedTensor {
 struct AmpInputs {
   const float* grad_scale = nullptr;
   const float* found_inf = nullptr;
-};
-
-struct FusedAdamArgs {
-  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, weight_decay = 0.0, eps = 1e-8;
-  bool amsgrad = false, maximize = false, decoupled_weight_decay = false;
-  AmpInputs amp;
-};
-
-struct FusedSgdArgs {
-  double lr = 1e-3, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
-  bool nesterov = false, maximize = false;
-  bool is_first_step = false;  // momentum buffers are initialised from the grad
-  AmpInputs amp;
 };
 
 // A fused pointwise update: `kernel` is a position in the kernel list of
@@ -155,12 +140,9 @@ class Backend {
   // a or c has batch stride 0 when it is broadcast.
   virtual void matmul(Dtype dtype, const void* a, const void* c, void* out, int64_t batch, int64_t m,
                       int64_t k, int64_t n, bool broadcast_a, bool broadcast_c) = 0;
-  // Fused optimizer updates: one pass over param, grad and state per element,
-  // for a whole dtype bucket. State: Adam [exp_avg, exp_avg_sq, max_exp_avg_sq],
-  // SGD [momentum_buffer]. A backend without them reports NotImplementedError.
-  virtual void fused_adam(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedAdamArgs& args);
-  virtual void fused_sgd(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedSgdArgs& args);
-  // Any kernel of the pointwise list, on a whole dtype bucket.
+  // A fused optimizer update: one pass over param, grad and state per
+  // element, for a whole dtype bucket, with any kernel of the pointwise
+  // list. A backend without it reports NotImplementedError.
   virtual void fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& tensors,
                                const FusedPointwiseArgs& args);
 

@@ -12,7 +12,8 @@
 #include <array>
 #include <optional>
 
-#include "descent/optim/optimizer.h"
+#include "descent/optim/options.h"
+#include "descent/optim/pointwise_optimizer.h"
 
 namespace descent::optim {
 
@@ -28,6 +29,21 @@ struct AdamOptions {
   bool differentiable = false;
   std::optional<bool> fused;
   bool decoupled_weight_decay = false;
+
+  // In PyTorch's order of the defaults dict.
+  static constexpr auto fields() {
+    return std::tuple{option("lr", &AdamOptions::lr),
+                      option("betas", &AdamOptions::betas),
+                      option("eps", &AdamOptions::eps),
+                      option("weight_decay", &AdamOptions::weight_decay),
+                      option("amsgrad", &AdamOptions::amsgrad),
+                      option("maximize", &AdamOptions::maximize),
+                      option("foreach", &AdamOptions::foreach),
+                      option("capturable", &AdamOptions::capturable),
+                      option("differentiable", &AdamOptions::differentiable),
+                      option("fused", &AdamOptions::fused),
+                      option("decoupled_weight_decay", &AdamOptions::decoupled_weight_decay)};
+  }
 };
 
 // AdamW's options: Adam's, with weight decay 1e-2 and always decoupled.
@@ -42,16 +58,29 @@ struct AdamWOptions {
   bool capturable = false;
   bool differentiable = false;
   std::optional<bool> fused;
+
+  static constexpr auto fields() {
+    return std::tuple{option("lr", &AdamWOptions::lr),
+                      option("betas", &AdamWOptions::betas),
+                      option("eps", &AdamWOptions::eps),
+                      option("weight_decay", &AdamWOptions::weight_decay),
+                      option("amsgrad", &AdamWOptions::amsgrad),
+                      option("maximize", &AdamWOptions::maximize),
+                      option("foreach", &AdamWOptions::foreach),
+                      option("capturable", &AdamWOptions::capturable),
+                      option("differentiable", &AdamWOptions::differentiable),
+                      option("fused", &AdamWOptions::fused)};
+  }
 };
 
-class Adam : public Optimizer {
+class Adam : public PointwiseOptimizer {
  public:
   explicit Adam(Params params, const AdamOptions& options = {});
 
  protected:
-  Adam(std::string name, Params params, const AdamOptions& options);
+  // options_defaults: the defaults a loaded group lacking a key gets back.
+  Adam(std::string name, Params params, const AdamOptions& options, Dict options_defaults);
   void step_group(ParamGroup& group) override;
-  void setstate_group_defaults(ParamGroup& group) override;
   void upgrade_param_state(const ParamGroup& group, const Tensor& param, Dict& state) override;
 };
 

@@ -9,7 +9,8 @@
 // initialization and momentum in deep learning" (2013).
 #include <optional>
 
-#include "descent/optim/optimizer.h"
+#include "descent/optim/options.h"
+#include "descent/optim/pointwise_optimizer.h"
 
 namespace descent::optim {
 
@@ -23,9 +24,21 @@ struct SGDOptions {
   std::optional<bool> foreach;
   bool differentiable = false;
   std::optional<bool> fused;
+
+  static constexpr auto fields() {
+    return std::tuple{option("lr", &SGDOptions::lr),
+                      option("momentum", &SGDOptions::momentum),
+                      option("dampening", &SGDOptions::dampening),
+                      option("weight_decay", &SGDOptions::weight_decay),
+                      option("nesterov", &SGDOptions::nesterov),
+                      option("maximize", &SGDOptions::maximize),
+                      option("foreach", &SGDOptions::foreach),
+                      option("differentiable", &SGDOptions::differentiable),
+                      option("fused", &SGDOptions::fused)};
+  }
 };
 
-class SGD : public Optimizer {
+class SGD : public PointwiseOptimizer {
  public:
   explicit SGD(Params params, const SGDOptions& options = {});
 
