@@ -39,6 +39,25 @@ struct AdagradDefinition : PointwiseDefinition {
     const double decay = 1 + (step - 1) * h.lr_decay;
     return {lr_expression(h.lr, [&](auto lr) { return -(lr / decay); })};
   }
+  static void check_sparse(const Hyper& h) {
+    if (h.weight_decay != 0)
+      raise<RuntimeError>("Adagrad: weight_decay option is not compatible with sparse gradients (weight_decay=",
+                          h.weight_decay, ")");
+  }
+  // Only the entries the grad holds change, in `sum` and in the param.
+  static void sparse_update(const Hyper& h, double step, Tensor& param, const Tensor& raw_grad, Tensor* const* s) {
+    // The update is not linear in the grad: duplicate indices are summed first.
+    const Tensor grad = maybe_negate(raw_grad, h.maximize).coalesce();
+    const double decay = 1 + (step - 1) * h.lr_decay;
+    const double clr = lr_expression(h.lr, [&](auto lr) { return lr / decay; });
+    auto sparse = [&](Tensor values) {
+      return sparse_coo_tensor(grad._indices(), std::move(values), grad.sizes(), true);
+    };
+    const Tensor values = grad._values();
+    s[Math::sum]->add_(sparse(values.square()));
+    const Tensor std_values = s[Math::sum]->sparse_mask(grad)._values().sqrt_().add_(h.eps);
+    param.add_(sparse(values / std_values), -clr);
+  }
   // A param added after construction starts its state on its first step.
   static Tensor init_slot(std::size_t, const Hyper& h, const Tensor& param, const Tensor&) {
     return initial_sum(param, h.initial_accumulator_value);

@@ -38,10 +38,12 @@ Value squeeze_scalar(const Value& v) {
   return v;
 }
 
-void check_lr(const std::string& opt, const Value& lr) {
+void check_lr(const std::string& opt, const Value& lr, bool strictly_positive) {
   if (!lr.is_number() && !lr.is_tensor() && !lr.is_bool())
     raise<TypeError>(opt, ": lr must be a number or a one-element Tensor, got ", lr.type_name());
   check_one_element(opt, lr, "lr");
+  if (strictly_positive && !(lr.to_double() > 0))
+    raise<ValueError>(opt, ": Invalid learning rate: ", lr.str(), " (must be > 0)");
   if (negative(lr)) raise<ValueError>(opt, ": Invalid learning rate: ", lr.str(), " (must be >= 0)");
 }
 
@@ -210,12 +212,7 @@ bool default_to_fused(const Optimizer& optimizer, const ParamGroup& group, const
   return true;
 }
 
-Tensor maybe_negate(const Tensor& grad, bool maximize) {
-  if (!maximize) return grad;
-  if (grad.is_sparse())
-    return sparse_coo_tensor(grad._indices(), neg(grad._values()), grad.sizes(), grad.is_coalesced());
-  return neg(grad);
-}
+Tensor maybe_negate(const Tensor& grad, bool maximize) { return maximize ? neg(grad) : grad; }
 
 Tensor as_real(const Tensor& t) { return t.is_complex() ? view_as_real(t) : t; }
 

@@ -25,8 +25,9 @@ double get_scalar(const ParamGroup& group, const char* key);
 std::pair<double, double> get_pair(const ParamGroup& group, const char* key);
 
 // ---- validation (messages as PyTorch's) ----
-// lr: a number >= 0, or a one-element tensor whose value is >= 0.
-void check_lr(const std::string& optimizer, const Value& lr);
+// lr: a number >= 0 (> 0 if strictly_positive), or a one-element tensor
+// whose value is.
+void check_lr(const std::string& optimizer, const Value& lr, bool strictly_positive = false);
 // Inside a catch block: rethrows the current descent::Error as the same
 // type, its message prefixed with `context`.
 [[noreturn]] void rethrow_with_context(const std::string& context);

@@ -31,6 +31,12 @@
 // A math with a kFirstStep flag starts its slots from the gradient: a param
 // whose slot is absent (or None, in a loaded state) runs its first step with
 // kFirstStep set, in a launch of its own.
+// and, if it takes sparse gradients in the pointwise driver (Adagrad):
+//   check_sparse(h)                    raises where the options exclude sparse grads
+//   sparse_update(h, step, p, g, s)    the forloop's update of param p with sparse
+//                                      grad g and state slots s (fused has none; a
+//                                      foreach bucket holding a sparse grad runs the
+//                                      forloop, as PyTorch's)
 #include <array>
 #include <cmath>
 #include <limits>
@@ -90,6 +96,12 @@ concept HasForeachUpdate = requires(optim_math::Flags f, const H& h, const P& p,
 };
 
 template <class D>
+concept TakesSparseGrads = requires(const typename D::Hyper& h, Tensor& t, Tensor* const* s) {
+  D::check_sparse(h);
+  D::sparse_update(h, 1.0, t, t, s);
+};
+
+template <class D>
 class PointwiseStep {
   using M = typename D::Math;
   using Hyper = typename D::Hyper;
@@ -106,11 +118,14 @@ class PointwiseStep {
   void run() {
     std::string sparse_error = std::string(D::name) + " does not support sparse gradients";
     if constexpr (requires { D::sparse_error; }) sparse_error = D::sparse_error;
+    if constexpr (TakesSparseGrads<D>) sparse_error.clear();
     std::vector<ParamRef> params = params_with_grad(opt_, group_, sparse_error);
     if (params.empty()) return;
     // A param listed twice in its group (the constructor warned) is updated once.
     if (cache_.has_duplicates(group_index(opt_, group_), group_.params)) params = first_occurrences(params);
     check_scalars_fit(params);
+    bool sparse = false;
+    for (const ParamRef& r : params) sparse = sparse || r.grad->is_sparse();
     const bool capturable = group_.contains("capturable") && get_bool(group_, "capturable");
     if (capturable)
       raise<RuntimeError>(opt_.name(),
@@ -120,6 +135,12 @@ class PointwiseStep {
     explicitly_fused_ = impl == Implementation::Fused;
     const bool unset = !get_optional_bool(group_, "foreach") && !get_optional_bool(group_, "fused");
     if (unset && default_to_fused(opt_, group_, params)) impl = Implementation::Fused;
+    if constexpr (TakesSparseGrads<D>)
+      if (sparse) {
+        if (impl == Implementation::Fused)
+          raise<RuntimeError>(opt_.name(), ": `fused` does not support sparse grad or complex param");
+        D::check_sparse(h_);
+      }
     if (impl != Implementation::Fused) check_no_amp_inputs(opt_);
     if (impl == Implementation::Fused && opt_.found_inf.defined() && opt_.found_inf.item<double>() != 0) {
       // A skipped step (§9.2) leaves params, state and counters as they were.
@@ -132,6 +153,7 @@ class PointwiseStep {
     try {
       std::vector<StateCache::Tensors> state = resolve_state(params, impl == Implementation::Fused);
       if (impl == Implementation::Fused) return fused(params, state);
+      if (impl == Implementation::ForEach && sparse) return foreach_with_sparse(params, state);
       if (impl == Implementation::ForEach) return foreach(params, state);
       forloop(params, state);
     } catch (...) {
@@ -291,12 +313,52 @@ class PointwiseStep {
     return D::read(copy);
   }
 
+  // PyTorch's foreach runs the forloop for each (device, dtype) bucket that
+  // holds a sparse grad.
+  void foreach_with_sparse(const std::vector<ParamRef>& params, const std::vector<StateCache::Tensors>& state) {
+    struct Item {
+      Tensor param;
+    };
+    std::vector<Item> items;
+    for (const ParamRef& r : params) items.push_back({*r.param});
+    std::vector<ParamRef> loop_params, bulk_params;
+    std::vector<StateCache::Tensors> loop_state, bulk_state;
+    std::vector<bool> loop_first, bulk_first;
+    for (const auto& bucket : buckets(items)) {
+      bool sparse = false;
+      for (std::size_t i : bucket) sparse = sparse || params[i].grad->is_sparse();
+      for (std::size_t i : bucket) {
+        (sparse ? loop_params : bulk_params).push_back(params[i]);
+        (sparse ? loop_state : bulk_state).push_back(state[i]);
+        (sparse ? loop_first : bulk_first).push_back(first_[i]);
+      }
+    }
+    // first_ is indexed like the params a pass gets.
+    const std::vector<bool> all_first = first_;
+    try {
+      first_ = loop_first;
+      forloop(loop_params, loop_state);
+      first_ = bulk_first;
+      if (!bulk_params.empty()) foreach(bulk_params, bulk_state);
+    } catch (...) {
+      first_ = all_first;
+      throw;
+    }
+    first_ = all_first;
+  }
+
   void forloop(const std::vector<ParamRef>& params, const std::vector<StateCache::Tensors>& state) {
     const auto scalars = D::scalars(h_);
     const bool differentiable = get_bool(group_, "differentiable");
     for (std::size_t i = 0; i < params.size(); ++i) {
       unsigned flags = flags_of(i);
       Tensor grad = *params[i].grad;
+      if constexpr (TakesSparseGrads<D>)
+        if (grad.is_sparse()) {
+          const double step = advance(state[i]);
+          D::sparse_update(h_, step, *params[i].param, grad, slots_of(state[i]).data());
+          continue;
+        }
       Tensor param = *params[i].param;
       if constexpr (requires { M::kWeightDecayBeforeRealView; })
         if (grad.is_complex()) {

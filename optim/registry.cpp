@@ -20,6 +20,7 @@
 #include "descent/optim/rmsprop.h"
 #include "descent/optim/rprop.h"
 #include "descent/optim/sgd.h"
+#include "descent/optim/sparse_adam.h"
 #include "optim/kwargs.h"
 
 namespace descent::optim {
@@ -56,6 +57,7 @@ const std::vector<Row>& rows() {
       {"Rprop", build<Rprop, RpropOptions>},
       {"Adafactor", build<Adafactor, AdafactorOptions>},
       {"Muon", build<Muon, MuonOptions>},
+      {"SparseAdam", build<SparseAdam, SparseAdamOptions>},
   };
   return table;
 }

@@ -107,6 +107,12 @@ Tensor& Tensor::add_(const Tensor& o, const Scalar& a) {
     native::sparse_add_to_dense(*this, o, a);
     return *this;
   }
+  if (is_sparse()) {
+    if (!o.is_sparse()) raise<RuntimeError>("add(sparse, dense) is not supported. Use add(dense, sparse) instead.");
+    if (autograd::needs_grad(*this, o))
+      raise<NotImplementedError>("add_: gradients through sparse tensors are not supported");
+    return native::sparse_add_(*this, o, a);
+  }
   if (!autograd::needs_grad(*this, o)) return native::add_(*this, o, a);
   return autograd::inplace(*this, "add_", [&](const Tensor& old) { return descent::add(old, o, a); });
 }
@@ -131,6 +137,10 @@ Tensor& Tensor::mul_(const Tensor& o) {
   return autograd::inplace(*this, "mul_", [&](const Tensor& old) { return descent::mul(old, o); });
 }
 Tensor& Tensor::mul_(const Scalar& o) {
+  if (is_sparse()) {
+    if (autograd::needs_grad(*this)) raise<NotImplementedError>("mul_: gradients through sparse tensors are not supported");
+    return native::sparse_mul_(*this, o);
+  }
   if (!autograd::needs_grad(*this)) return native::mul_(*this, o);
   return autograd::inplace(*this, "mul_", [&](const Tensor& old) { return descent::mul(old, o); });
 }
@@ -141,6 +151,10 @@ Tensor& Tensor::div_(const Tensor& o) {
   return autograd::inplace(*this, "div_", [&](const Tensor& old) { return descent::div(old, o); });
 }
 Tensor& Tensor::div_(const Scalar& o) {
+  if (is_sparse()) {
+    if (autograd::needs_grad(*this)) raise<NotImplementedError>("div_: gradients through sparse tensors are not supported");
+    return native::sparse_div_(*this, o);
+  }
   if (!autograd::needs_grad(*this)) return native::div_(*this, o);
   return autograd::inplace(*this, "div_", [&](const Tensor& old) { return descent::div(old, o); });
 }

@@ -110,6 +110,18 @@ Tensor coalesce(const Tensor& t);
 Tensor to_dense(const Tensor& t);
 Tensor to_sparse(const Tensor& t);
 Tensor sparse_add_to_dense(const Tensor& dense, const Tensor& sparse, const Scalar& alpha);
+// Sparse arithmetic (sparse_math.cpp): sparse + sparse as PyTorch's merge
+// walk; the linear maps keep the indices, the others coalesce first.
+Tensor sparse_add(const Tensor& a, const Tensor& b, const Scalar& alpha);
+Tensor& sparse_add_(Tensor& self, const Tensor& other, const Scalar& alpha);
+Tensor sparse_mul(const Tensor& t, const Scalar& s);
+Tensor sparse_div(const Tensor& t, const Scalar& s);
+Tensor sparse_neg(const Tensor& t);
+Tensor& sparse_mul_(Tensor& t, const Scalar& s);
+Tensor& sparse_div_(Tensor& t, const Scalar& s);
+Tensor sparse_sqrt(const Tensor& t);
+Tensor sparse_square(const Tensor& t);
+Tensor sparse_pow(const Tensor& t, const Scalar& exponent);
 
 // Allocates an uninitialised contiguous tensor.
 Tensor empty(const Shape& shape, Dtype dtype, Device device);

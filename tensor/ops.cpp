@@ -15,8 +15,9 @@ using native::Arg;
 
 // ---- elementwise, free functions ----
 namespace {
-void forbid_sparse_grad(const char* op, const Tensor& a, const Tensor& b) {
-  if (autograd::needs_grad(a, b))
+template <class... Inputs>
+void forbid_sparse_grad(const char* op, const Inputs&... inputs) {
+  if (autograd::needs_grad(inputs...))
     raise<NotImplementedError>(
         op,
         ": gradients through sparse tensors are not supported (the dense operand or the "
@@ -28,6 +29,11 @@ Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha) {
   if (b.is_sparse() && !a.is_sparse()) {
     forbid_sparse_grad("add", a, b);
     return native::sparse_add_to_dense(native::clone(a), b, alpha);
+  }
+  if (a.is_sparse()) {
+    if (!b.is_sparse()) raise<RuntimeError>("add(sparse, dense) is not supported. Use add(dense, sparse) instead.");
+    forbid_sparse_grad("add", a, b);
+    return native::sparse_add(a, b, alpha);
   }
   return autograd::record_add(native::add(a, b, alpha), a, b, alpha);
 }
@@ -41,11 +47,29 @@ Tensor sub(const Tensor& a, const Scalar& b, const Scalar& alpha) {
   return autograd::record_sub(native::sub(a, b, alpha), a, Tensor(), alpha);
 }
 Tensor mul(const Tensor& a, const Tensor& b) { return autograd::record_mul(native::mul(a, b), a, b); }
-Tensor mul(const Tensor& a, const Scalar& b) { return autograd::record_mul(native::mul(a, b), a, b); }
+Tensor mul(const Tensor& a, const Scalar& b) {
+  if (a.is_sparse()) {
+    forbid_sparse_grad("mul", a);
+    return native::sparse_mul(a, b);
+  }
+  return autograd::record_mul(native::mul(a, b), a, b);
+}
 Tensor div(const Tensor& a, const Tensor& b) { return autograd::record_div(native::div(a, b), a, b); }
-Tensor div(const Tensor& a, const Scalar& b) { return autograd::record_div(native::div(a, b), a, b); }
+Tensor div(const Tensor& a, const Scalar& b) {
+  if (a.is_sparse()) {
+    forbid_sparse_grad("div", a);
+    return native::sparse_div(a, b);
+  }
+  return autograd::record_div(native::div(a, b), a, b);
+}
 Tensor pow(const Tensor& a, const Tensor& e) { return autograd::record_pow(native::pow(a, e), a, e); }
-Tensor pow(const Tensor& a, const Scalar& e) { return autograd::record_pow(native::pow(a, e), a, e); }
+Tensor pow(const Tensor& a, const Scalar& e) {
+  if (a.is_sparse()) {
+    forbid_sparse_grad("pow", a);
+    return native::sparse_pow(a, e);
+  }
+  return autograd::record_pow(native::pow(a, e), a, e);
+}
 Tensor pow(const Scalar& base, const Tensor& e) {
   return autograd::record_pow(native::pow(base, e), base, e);
 }
@@ -83,6 +107,10 @@ Tensor addcdiv(const Tensor& t, const Tensor& t1, const Tensor& t2, const Scalar
   return autograd::record_addcdiv(native::addcdiv(t, t1, t2, v), t, t1, t2, v);
 }
 Tensor neg(const Tensor& t) {
+  if (t.is_sparse()) {
+    forbid_sparse_grad("neg", t);
+    return native::sparse_neg(t);
+  }
   return autograd::record_unary(native::unary_same("neg", UnaryOp::Neg, t), UnaryOp::Neg, t);
 }
 Tensor abs(const Tensor& t) { return autograd::record_unary(native::abs(t), UnaryOp::Abs, t); }
@@ -97,14 +125,26 @@ Tensor floating_unary(const char* name, UnaryOp op, const Tensor& t) {
 }
 }  // namespace
 
-Tensor sqrt(const Tensor& t) { return floating_unary("sqrt", UnaryOp::Sqrt, t); }
+Tensor sqrt(const Tensor& t) {
+  if (t.is_sparse()) {
+    forbid_sparse_grad("sqrt", t);
+    return native::sparse_sqrt(t);
+  }
+  return floating_unary("sqrt", UnaryOp::Sqrt, t);
+}
 Tensor rsqrt(const Tensor& t) { return floating_unary("rsqrt", UnaryOp::Rsqrt, t); }
 Tensor exp(const Tensor& t) { return floating_unary("exp", UnaryOp::Exp, t); }
 Tensor log(const Tensor& t) { return floating_unary("log", UnaryOp::Log, t); }
 Tensor log1p(const Tensor& t) { return floating_unary("log1p", UnaryOp::Log1p, t); }
 Tensor reciprocal(const Tensor& t) { return floating_unary("reciprocal", UnaryOp::Reciprocal, t); }
 // torch.square is pow(t, 2) (PowBackward0); x * x gives the same values.
-Tensor square(const Tensor& t) { return autograd::record_pow(native::mul(t, t), t, Scalar(2)); }
+Tensor square(const Tensor& t) {
+  if (t.is_sparse()) {
+    forbid_sparse_grad("square", t);
+    return native::sparse_square(t);
+  }
+  return autograd::record_pow(native::mul(t, t), t, Scalar(2));
+}
 Tensor sigmoid(const Tensor& t) { return floating_unary("sigmoid", UnaryOp::Sigmoid, t); }
 Tensor tanh(const Tensor& t) { return floating_unary("tanh", UnaryOp::Tanh, t); }
 Tensor relu(const Tensor& t) {

@@ -14,10 +14,19 @@ ErrorInput constructor_error(std::string description, Dict kwargs, std::string f
           std::move(fragment)};
 }
 
-// What every pointwise optimizer rejects: sparse grads, capturable on the CPU, the flag conflicts.
+// What every pointwise optimizer rejects: sparse grads (Adagrad: with
+// weight_decay or fused), capturable on the CPU, the flag conflicts.
 std::vector<ErrorInput> common_errors(const std::string& name, std::vector<ErrorInput> own) {
-  own.push_back({"sparse grads", nullptr, {}, ErrorOn::Step, ErrorKind::RuntimeError,
-                 name + " does not support sparse gradients", sparse_grads});
+  if (name == "Adagrad") {
+    own.push_back({"sparse grads with weight_decay", nullptr, Dict{{"weight_decay", 0.1}}, ErrorOn::Step,
+                   ErrorKind::RuntimeError, "weight_decay option is not compatible with sparse gradients",
+                   sparse_grads});
+    own.push_back({"sparse grads with fused", nullptr, Dict{{"fused", true}}, ErrorOn::Step, ErrorKind::RuntimeError,
+                   "`fused` does not support sparse grad or complex param", sparse_grads});
+  } else {
+    own.push_back({"sparse grads", nullptr, {}, ErrorOn::Step, ErrorKind::RuntimeError,
+                   name + " does not support sparse gradients", sparse_grads});
+  }
   for (ErrorInput& e : fused_flag_errors()) own.push_back(std::move(e));
   return own;
 }
@@ -95,6 +104,14 @@ void add_pointwise_rows(std::vector<OptimizerInfo>& rows) {
         {constructor_error("negative lr_decay", Dict{{"lr", 1e-2}, {"lr_decay", -0.5}}, "Invalid lr_decay value: -0.5")});
     info.has_capturable_arg = false;
     info.state_at_construction = true;
+    info.supports_sparse = true;
+    info.sparse_kwargs = Dict{{"lr", 0.1}, {"weight_decay", 0}, {"lr_decay", 0}};
+    info.sparse_schedulers = [](Optimizer& opt) {
+      std::vector<std::unique_ptr<optim::lr::LRScheduler>> s;
+      s.push_back(std::make_unique<optim::lr::StepLR>(opt, 500, 1 - 1e-5));
+      s.push_back(std::make_unique<optim::lr::ReduceLROnPlateau>(opt, optim::lr::ReduceLROnPlateauOptions{.threshold = 1e-4}));
+      return s;
+    };
     info.not_og_supported_flags = {"foreach", "differentiable", "maximize", "fused"};
     info.differentiable_configs = {{{"lr", 0.9}}, {{"lr", 0.9}, {"lr_decay", 0.5}, {"weight_decay", 0.1}}};
     info.differentiable_state = differentiable_state({"sum"});

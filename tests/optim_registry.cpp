@@ -153,6 +153,61 @@ Dict adam_differentiable_state(const Shape& shape, Generator& gen) {
               {"max_exp_avg_sq", state_tensor(shape, gen)}};
 }
 
+// SparseAdam takes sparse grads only: the generic tests that step with dense
+// grads skip it (PyTorch converts them with to_sparse() in some of these;
+// test_forloop_goes_right_direction does so here, test_optim_sparse.cpp
+// holds SparseAdam's golden trajectories).
+OptimizerInfo sparse_adam_row() {
+  OptimizerInfo info;
+  info.name = "SparseAdam";
+  info.optim_inputs = [](Dtype) {
+    return std::vector<Dict>{{},
+                             {{"lr", 0.01}},
+                             {{"lr", scalar_tensor(0.001, {.dtype = kFloat32})}},
+                             {{"maximize", true}}};
+  };
+  auto sparse_param = [] {
+    return sparse_coo_tensor(zeros({1, 0}, {.dtype = kInt64}), zeros({0}), {3});
+  };
+  info.error_inputs = {
+      {"beta1 = 1", nullptr, Dict{{"lr", 1e-2}, {"betas", Value::tuple({1.0, 0.0})}}, ErrorOn::Constructor,
+       ErrorKind::ValueError, "Invalid beta parameter at index 0: 1.0"},
+      {"lr = 0 (must be > 0)", nullptr, Dict{{"lr", 0.0}}, ErrorOn::Constructor, ErrorKind::ValueError,
+       "Invalid learning rate: 0.0"},
+      {"eps = 0 (must be > 0)", nullptr, Dict{{"eps", 0.0}}, ErrorOn::Constructor, ErrorKind::ValueError,
+       "Invalid epsilon value: 0.0"},
+      {"dense params required", [=] { return Params{sample_param(), sparse_param()}; }, {},
+       ErrorOn::Constructor, ErrorKind::ValueError,
+       "Sparse params at indices [[0, 1]]: SparseAdam requires dense parameter tensors"},
+      {"dense params required in param_groups",
+       [=] { return Params{ParamGroup({sample_param()}), ParamGroup({sparse_param()})}; }, {},
+       ErrorOn::Constructor, ErrorKind::ValueError,
+       "Sparse params at indices [[1, 0]]: SparseAdam requires dense parameter tensors"},
+      {"complex not supported", [] { return Params{zeros({2, 3}, {.dtype = kComplex64}).requires_grad_()}; }, {},
+       ErrorOn::Constructor, ErrorKind::ValueError,
+       "Complex params at indices [[0, 0]]: SparseAdam does not support complex parameters"},
+      {"dense grads", nullptr, {}, ErrorOn::Step, ErrorKind::RuntimeError,
+       "SparseAdam does not support dense gradients, please consider Adam instead", dense_grads},
+  };
+  info.only_supports_sparse_grads = true;
+  info.supports_complex = false;
+  info.sparse_kwargs = Dict{{"lr", 4e-2}};
+  info.not_og_supported_flags = {"maximize"};
+  const char* dense = "SparseAdam does not support dense gradients (PyTorch: #116507)";
+  for (const char* test :
+       {"test_param_group_with_lrscheduler_goes_right_direction", "test_tensor_lr", "test_param_groups_weight_decay", "test_param_groups_lr", "test_step_is_noop_for_zero_grads",
+        "test_non_empty_state", "test_grads_are_never_inplaced_into", "test_step_iteration", "convergence",
+        "golden", "test_step_pre_hook", "test_step_post_hook", "test_step_all_hooks",
+        "hyper-parameters are read from the group at every step",
+        "the default implementation equals the forloop bit for bit",
+        "step(closure) returns the closure's loss and records only what it should",
+        "an undefined state tensor raises at the next step", "test_save_load_equality_with_weights_only",
+        "test_load_nontensor_step", "load_state_dict casts state to the param's dtype, except step",
+        "a failed load_state_dict leaves the optimizer exactly as it was"})
+    info.skips[test] = dense;
+  return info;
+}
+
 }  // namespace
 
 const std::vector<OptimizerInfo>& optim_db() {
@@ -169,6 +224,11 @@ const std::vector<OptimizerInfo>& optim_db() {
     sgd.supports_sparse = true;
     sgd.sparse_kwargs =
         Dict{{"lr", 4.8e-3}, {"maximize", false}, {"momentum", 0}, {"nesterov", false}, {"weight_decay", 0}};
+    sgd.sparse_schedulers = [](Optimizer& opt) {
+      std::vector<std::unique_ptr<optim::lr::LRScheduler>> s;
+      s.push_back(std::make_unique<optim::lr::StepLR>(opt, 300, 0.99999));
+      return s;
+    };
     sgd.not_og_supported_flags = {"foreach", "differentiable", "maximize", "fused"};
     sgd.differentiable_configs = {
         {{"lr", 0.9}},
@@ -213,6 +273,7 @@ const std::vector<OptimizerInfo>& optim_db() {
     add_pointwise_rows(rows);
     add_lbfgs_row(rows);
     add_matrix_rows(rows);
+    rows.push_back(sparse_adam_row());
     return rows;
   }();
   return db;
@@ -471,10 +532,12 @@ Tensor Quadratic::loss() const {
   return (r * r).sum();
 }
 
-Tensor Quadratic::closure(Optimizer& optimizer) const {
+Tensor Quadratic::closure(Optimizer& optimizer, bool sparse_grads) const {
   optimizer.zero_grad();
   Tensor l = loss();
   l.backward();
+  if (sparse_grads)
+    for (Tensor p : {weight, bias}) p.set_grad(p.grad().to_sparse());
   return l;
 }
 

@@ -91,8 +91,11 @@ struct OptimizerInfo {
   Dict stateful_config;
   // Whether per-parameter state holds a `step` counter.
   bool has_step_state = false;
-  // metadata_for_sparse: kwargs for test_rosenbrock_sparse (empty: no sparse support).
+  // metadata_for_sparse: kwargs for test_rosenbrock_sparse (empty: no sparse
+  // support) and the schedulers it runs with_lrsched (ReduceLROnPlateau is
+  // stepped with the loss).
   Dict sparse_kwargs;
+  std::function<std::vector<std::unique_ptr<optim::lr::LRScheduler>>(Optimizer&)> sparse_schedulers;
   // Group keys older releases lacked (test_can_load_older_state_dict).
   std::vector<std::string> not_og_supported_flags{"foreach", "differentiable", "maximize", "capturable"};
   // TestDifferentiableOptimizer: configs (differentiable=True added) and the
@@ -182,8 +185,9 @@ struct Quadratic {
   // weight [out, in], bias [out], input [in], random with a fixed seed.
   Quadratic(int64_t out, int64_t in, Dtype dtype, uint64_t seed);
   Tensor loss() const;
-  // zero_grad (to None), forward, backward; returns the loss.
-  Tensor closure(Optimizer& optimizer) const;
+  // zero_grad (to None), forward, backward; returns the loss. With
+  // sparse_grads the grads are then made sparse (SparseAdam takes no others).
+  Tensor closure(Optimizer& optimizer, bool sparse_grads = false) const;
 };
 
 // Linear(2,3) -> Sigmoid -> Linear(3,1) -> Sigmoid (test-catalogue §0.4).

@@ -99,11 +99,12 @@ TEST_CASE("test_forloop_goes_right_direction") {
           plateau = std::make_unique<optim::lr::ReduceLROnPlateau>(*opt);
         }
         double initial = q.loss().item<double>();
+        const bool sparse = info.only_supports_sparse_grads;
         for (int i = 0; i < 20; ++i) {
-          step_once(info, *opt, [&] { return q.closure(*opt); });
+          step_once(info, *opt, [&] { return q.closure(*opt, sparse); });
           if (with_lrsched) {
             step_lr->step();
-            plateau->step(q.closure(*opt).item<double>());
+            plateau->step(q.closure(*opt, sparse).item<double>());
           }
         }
         double final_loss = q.loss().item<double>();

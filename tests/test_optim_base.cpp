@@ -100,7 +100,7 @@ TEST_CASE("zero_grad: set_to_none and in place") {
 }
 
 TEST_CASE("step(closure) returns the closure's loss and records only what it should") {
-  for (const OptimizerInfo& info : optim_db()) {
+  for (const OptimizerInfo& info : rows_for("step(closure) returns the closure's loss and records only what it should")) {
     INFO(info.name);
     Tensor p = leaf(info, {3});
     auto opt = make(info, Params{p});
@@ -154,7 +154,7 @@ TEST_CASE("differentiable=True keeps the update in the graph") {
 // A state entry holding an undefined tensor (a hostile or broken checkpoint
 // can carry one) raises on the next step and changes nothing.
 TEST_CASE("an undefined state tensor raises at the next step") {
-  for (const OptimizerInfo& info : optim_db())
+  for (const OptimizerInfo& info : rows_for("an undefined state tensor raises at the next step"))
     for (const char* impl : {"forloop", "foreach", "fused"}) {
       if (std::string(impl) != "forloop" && !info.supports(impl)) continue;
       Dict config = info.stateful_config;
@@ -361,6 +361,9 @@ TEST_CASE("make_optimizer: every registry row by name, keyword errors as Python'
     if (info.supports("foreach"))
       CHECK_THROWS_WITH_AS(make(info, Params{leaf(info, {2})}, Dict{{"foreach", 1.0}}),
                            doctest::Contains("'foreach' must be bool or None"), TypeError);
+    const std::string not_bool = "'" + info.bool_option + "' must be bool";
+    CHECK_THROWS_WITH_AS(make(info, Params{leaf(info, {2})}, Dict{{info.bool_option, 1.0}}),
+                         doctest::Contains(not_bool.c_str()), TypeError);
   }
   CHECK_THROWS_WITH_AS(optim::make_optimizer("Adamm", Params{leaf({2})}),
                        doctest::Contains("unknown optimizer 'Adamm'"), ValueError);

@@ -232,7 +232,7 @@ void replay_closure(const OptimizerInfo& info, const FixtureCase& c) {
 }  // namespace
 
 TEST_CASE("golden trajectories: forloop, foreach and fused against PyTorch") {
-  for (const OptimizerInfo& info : optim_db()) {
+  for (const OptimizerInfo& info : rows_for("golden")) {
     auto cases = load_fixture("optim/" + lower(info.name) + ".txt");
     CHECK_MESSAGE(!cases.empty(), "no golden cases for ", info.name);
     for (const FixtureCase& c : cases) {

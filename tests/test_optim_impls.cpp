@@ -146,7 +146,7 @@ TEST_CASE("test_foreach_matches_forloop") {
 // descent's default (neither foreach nor fused given) runs the fastest
 // implementation whose results are the forloop's: bit for bit, here.
 TEST_CASE("the default implementation equals the forloop bit for bit") {
-  for (const OptimizerInfo& info : optim_db()) {
+  for (const OptimizerInfo& info : rows_for("the default implementation equals the forloop bit for bit")) {
     if (!info.supports("foreach") && !info.supports("fused")) continue;  // one implementation only
     for (Dtype dtype : {kFloat32, kFloat64})
       for (const Dict& config : cpu_inputs(info, dtype)) compare_derived(info, config, "default", dtype, {0, 0});
@@ -373,25 +373,28 @@ TEST_CASE("test_complex_2d") {
 }
 
 // Cyclic coordinate descent on Rosenbrock with uncoalesced sparse gradients
-// (the value split 1/4 + 3/4 over a repeated index) against a dense twin.
+// (the value split 1/4 + 3/4 over a repeated index) against a dense twin;
+// SparseAdam, which takes sparse grads only, is checked for progress alone.
 TEST_CASE("test_rosenbrock_sparse") {
   for (const OptimizerInfo& info : rows_for("test_rosenbrock_sparse")) {
-    if (!info.supports_sparse || info.sparse_kwargs.empty()) continue;
-    // The configs without the sparse metadata's keys, de-duplicated, empty ones dropped.
-    std::vector<Dict> configs{{}};
+    if (!(info.supports_sparse || info.only_supports_sparse_grads)) continue;
+    // PyTorch's selection: the configs without the sparse metadata's keys,
+    // de-duplicated, empty ones dropped, then the metadata's lr.
+    std::vector<Dict> configs;
     for (Dict c : expanded_configs(info, kFloat64, {"differentiable", "fused"})) {
       for (const auto& [key, value] : info.sparse_kwargs) c.erase(key);
-      bool empty = true;
-      for (const auto& [key, value] : c)
-        empty = empty && key == Key(std::string("foreach")) && !value.to_bool();
-      if (empty) continue;
-      if (std::find(configs.begin(), configs.end(), Value(c)) == configs.end()) configs.push_back(c);
+      if (c.empty() || std::find(configs.begin(), configs.end(), Value(c)) != configs.end()) continue;
+      configs.push_back(c);
     }
-    for (Dict config : configs)
+    for (Dict& c : configs)
+      if (const Value* lr = info.sparse_kwargs.find("lr")) c.set("lr", *lr);
+    CHECK_MESSAGE(!configs.empty(), info.name);
+    for (const Dict& config : configs)
       for (bool with_lrsched : {false, true}) {
-        for (const auto& [key, value] : info.sparse_kwargs) config.setdefault(key, value);
+        if (with_lrsched && !info.sparse_schedulers) continue;
         INFO(info.name, " ", describe(config), " with_lrsched=", with_lrsched);
-        bool foreach = flag_on(config, "foreach");
+        const bool foreach = flag_on(config, "foreach");
+        const bool twin = !info.only_supports_sparse_grads;
         // With foreach, a float64 second param makes two dtype buckets.
         std::vector<Tensor> sparse_params;
         for (Dtype dtype : {kFloat32, kFloat64})
@@ -399,12 +402,19 @@ TEST_CASE("test_rosenbrock_sparse") {
         std::vector<Tensor> dense_params;
         for (const Tensor& p : sparse_params) dense_params.push_back(p.clone());
         auto sparse_opt = make(info, Params(sparse_params), config);
-        auto dense_opt = make(info, Params(dense_params), config);
-        std::vector<std::unique_ptr<optim::lr::StepLR>> schedulers;
+        std::unique_ptr<Optimizer> dense_opt = twin ? make(info, Params(dense_params), config) : nullptr;
+        std::vector<std::unique_ptr<optim::lr::LRScheduler>> schedulers, dense_schedulers;
         if (with_lrsched) {
-          schedulers.push_back(std::make_unique<optim::lr::StepLR>(*sparse_opt, 300, 0.99999));
-          schedulers.push_back(std::make_unique<optim::lr::StepLR>(*dense_opt, 300, 0.99999));
+          schedulers = info.sparse_schedulers(*sparse_opt);
+          if (twin) dense_schedulers = info.sparse_schedulers(*dense_opt);
         }
+        auto step_schedulers = [](auto& list, const Tensor& param) {
+          for (auto& s : list)
+            if (auto* plateau = dynamic_cast<optim::lr::ReduceLROnPlateau*>(s.get()))
+              plateau->step(rosenbrock(param));
+            else
+              s->step();
+        };
         double initial_distance = (sparse_params[0].to(kFloat64) - 1.0).norm().item<double>();
         for (int i = 0; i < 1800; ++i) {
           for (std::size_t k = 0; k < sparse_params.size(); ++k) {
@@ -414,11 +424,13 @@ TEST_CASE("test_rosenbrock_sparse") {
             Tensor values = tensor<double>({g / 4.0, g - g / 4.0}, {.dtype = sparse_params[k].dtype()});
             Tensor grad = sparse_coo_tensor(full({1, 2}, index, {.dtype = kInt64}), values, {2}, false);
             sparse_params[k].set_grad(grad);
-            dense_params[k].set_grad(grad.to_dense());
+            if (twin) dense_params[k].set_grad(grad.to_dense());
           }
           sparse_opt->step();
+          step_schedulers(schedulers, sparse_params[0]);
+          if (!twin) continue;
           dense_opt->step();
-          for (auto& s : schedulers) s->step();
+          step_schedulers(dense_schedulers, dense_params[0]);
           for (std::size_t k = 0; k < sparse_params.size(); ++k) {
             std::string diff = mismatch(sparse_params[k], dense_params[k], {5e-6, 5e-6});
             CHECK_MESSAGE(diff.empty(), "iteration ", i, ": ", diff);

@@ -206,7 +206,7 @@ TEST_CASE("state_dict layout (optimizer-base.md §6)") {
 }
 
 TEST_CASE("load_state_dict casts state to the param's dtype, except step") {
-  for (const OptimizerInfo& info : optim_db())
+  for (const OptimizerInfo& info : rows_for("load_state_dict casts state to the param's dtype, except step"))
     for (const Dict& config : expanded_configs(info, kFloat32, {"differentiable"})) {
       INFO(info.name, " ", describe(config));
       const Shape shape = shape_for(info, {3});
@@ -237,7 +237,7 @@ TEST_CASE("load_state_dict casts state to the param's dtype, except step") {
 }
 
 TEST_CASE("a failed load_state_dict leaves the optimizer exactly as it was") {
-  for (const OptimizerInfo& info : optim_db()) {
+  for (const OptimizerInfo& info : rows_for("a failed load_state_dict leaves the optimizer exactly as it was")) {
     if (!info.supports_param_groups) continue;
     INFO(info.name);
     Quadratic q(3, 2, kFloat32, 23);

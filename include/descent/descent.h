@@ -34,5 +34,6 @@
 #include "descent/optim/rmsprop.h"
 #include "descent/optim/rprop.h"
 #include "descent/optim/sgd.h"
+#include "descent/optim/sparse_adam.h"
 #include "descent/optim/swa_utils.h"
 #include "descent/optim/value.h"
