@@ -1,5 +1,8 @@
 #include "optim/common.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include <cmath>
 #include <cstddef>
 
@@ -110,6 +113,41 @@ std::vector<ParamSlot> collect(Optimizer& optimizer, ParamGroup& group, const st
   for (const ParamRef& r : params)
     slots.push_back({*r.param, *r.grad, with_state ? &optimizer.state()[*r.param] : nullptr});
   return slots;
+}
+
+namespace {
+// Levenshtein distance, with an adjacent swap counting one edit.
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i)
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.size()][b.size()];
+}
+
+std::string folded(const std::string& s) {
+  std::string out;
+  for (char c : s)
+    if (c != '_' && c != '-') out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  return out;
+}
+}  // namespace
+
+const std::string* near_miss(const std::string& key, const std::vector<std::string>& names) {
+  // Short names are one edit from many unrelated words: allow fewer edits.
+  const std::size_t allowed = key.size() <= 4 ? 1 : 2;
+  for (const std::string& name : names)
+    if (name != key && (folded(name) == folded(key) || edit_distance(name, key) <= allowed)) return &name;
+  return nullptr;
+}
+
+std::string did_you_mean(const std::string& key, const std::vector<std::string>& names) {
+  const std::string* name = near_miss(key, names);
+  return name ? " (did you mean '" + *name + "'?)" : "";
 }
 
 void rethrow_with_context(const std::string& context) {

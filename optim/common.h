@@ -28,6 +28,10 @@ std::pair<double, double> get_pair(const ParamGroup& group, const char* key);
 // lr: a number >= 0 (> 0 if strictly_positive), or a one-element tensor
 // whose value is.
 void check_lr(const std::string& optimizer, const Value& lr, bool strictly_positive = false);
+// The name of `names` that `key` nearly spells (an edit or two away, or
+// equal but for case and underscores); null when none.
+const std::string* near_miss(const std::string& key, const std::vector<std::string>& names);
+std::string did_you_mean(const std::string& key, const std::vector<std::string>& names);
 // Inside a catch block: rethrows the current descent::Error as the same
 // type, its message prefixed with `context`.
 [[noreturn]] void rethrow_with_context(const std::string& context);

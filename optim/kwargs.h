@@ -59,8 +59,8 @@ class Kwargs {
       if (!used_.count(std::get<std::string>(key))) {
         std::string valid;
         for (const std::string& k : known_) valid += (valid.empty() ? "" : ", ") + k;
-        raise<TypeError>(optimizer_, ".__init__() got an unexpected keyword argument '",
-                         std::get<std::string>(key), "' (its keywords: ", valid, ")");
+        raise<ValueError>(optimizer_, ": unexpected keyword argument '", std::get<std::string>(key),
+                          "'", did_you_mean(std::get<std::string>(key), known_), " (its keywords: ", valid, ")");
       }
   }
 

@@ -1,6 +1,7 @@
 // The Optimizer base: param groups, defaults, hooks, zero_grad, step wrapper.
 // state_dict / load_state_dict live in optim/state_dict.cpp.
 #include "descent/optim/optimizer.h"
+#include "optim/common.h"
 
 #include <algorithm>
 #include <atomic>
@@ -192,6 +193,22 @@ void Optimizer::add_param_group(ParamGroup group) {
       if (!group.params[i].is_leaf() && !group.params[i].retains_grad())
         raise<ValueError>(name_, ": can't optimize a non-leaf Tensor (parameter index ", i,
                           " has a grad_fn; pass a leaf tensor, e.g. t.detach().requires_grad_())");
+  // A group may carry keys of its own (PyTorch keeps them; schedulers add
+  // some), but one that nearly spells an option is a typo that would
+  // silently leave the option at its default.
+  std::vector<std::string> option_names;
+  for (const auto& [key, value] : defaults_)
+    if (const std::string* name = std::get_if<std::string>(&key)) option_names.push_back(*name);
+  for (const auto& [key, value] : group.options) {
+    const std::string* name = std::get_if<std::string>(&key);
+    if (!name || defaults_.contains(*name)) continue;
+    if (const std::string* meant = detail::near_miss(*name, option_names)) {
+      std::string valid;
+      for (const std::string& n : option_names) valid += (valid.empty() ? "" : ", ") + n;
+      raise<ValueError>(name_, ": param group key '", *name, "' is not an option (did you mean '", *meant,
+                        "'? its options: ", valid, ")");
+    }
+  }
   // Defaults fill what the group did not set; user values win.
   Dict merged = group.options;
   for (const auto& [key, value] : defaults_) merged.setdefault(key, value);

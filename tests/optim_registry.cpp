@@ -266,8 +266,8 @@ const std::vector<OptimizerInfo>& optim_db() {
     adamw.optim_inputs = [](Dtype d) { return adam_inputs(d, true); };
     adamw.error_inputs.push_back(
         {"decoupled_weight_decay is not an AdamW argument", nullptr, Dict{{"decoupled_weight_decay", false}},
-         ErrorOn::Constructor, ErrorKind::TypeError,
-         "AdamW.__init__() got an unexpected keyword argument 'decoupled_weight_decay'"});
+         ErrorOn::Constructor, ErrorKind::ValueError,
+         "AdamW: unexpected keyword argument 'decoupled_weight_decay'"});
     adamw.not_og_supported_flags = {"foreach", "differentiable", "maximize", "capturable", "fused"};
     rows.push_back(adamw);
     add_pointwise_rows(rows);
@@ -358,8 +358,8 @@ std::vector<ErrorInput> all_error_inputs(const OptimizerInfo& info) {
        ErrorOn::Constructor,
        ErrorKind::ValueError,
        "can't optimize a non-leaf Tensor"},
-      {"an unknown keyword", nullptr, Dict{{"foo", 1}}, ErrorOn::Constructor, ErrorKind::TypeError,
-       info.name + ".__init__() got an unexpected keyword argument 'foo'"},
+      {"an unknown keyword", nullptr, Dict{{"foo", 1}}, ErrorOn::Constructor, ErrorKind::ValueError,
+       info.name + ": unexpected keyword argument 'foo'"},
       {"a flag that is not a bool", nullptr, Dict{{info.bool_option, 1}}, ErrorOn::Constructor,
        ErrorKind::TypeError, "'" + info.bool_option + "' must be bool"},
   };

@@ -171,3 +171,20 @@ TEST_CASE("an lr that float32 cannot hold raises for float32 params, before anyt
       CHECK_NOTHROW(wide->step());
     }
 }
+
+TEST_CASE("a param group key that nearly spells an option is a typo: ValueError; other keys are kept") {
+  Tensor p = randn({3}).requires_grad_(), q = randn({3}).requires_grad_();
+  CHECK_THROWS_WITH_AS(
+      optim::SGD(Params{ParamGroup({p}, Dict{{"momentun", 0.9}})}),
+      doctest::Contains("SGD: param group key 'momentun' is not an option (did you mean 'momentum'? its options: lr, "),
+      ValueError);
+  CHECK_THROWS_WITH_AS(optim::Adam(Params{ParamGroup({p}, Dict{{"Betas", Value::tuple({0.8, 0.9})}})}),
+                       doctest::Contains("did you mean 'betas'?"), ValueError);
+  CHECK_THROWS_WITH_AS(optim::Adam(Params{ParamGroup({p}, Dict{{"weight_decy", 0.1}})}),
+                       doctest::Contains("did you mean 'weight_decay'?"), ValueError);
+  // A tag of the user's own, and the keys schedulers add, are kept as PyTorch keeps them.
+  optim::Adam adam(Params{ParamGroup({p}, Dict{{"name", "encoder"}, {"initial_lr", 0.01}})});
+  CHECK(adam.param_groups()[0].at("name") == Value("encoder"));
+  CHECK_NOTHROW(adam.add_param_group(ParamGroup({q}, Dict{{"swa_lr", 0.05}, {"max_lr", 0.1}})));
+  CHECK(Value(adam.state_dict()).to_dict().at("param_groups").to_list().items[1].to_dict().at("swa_lr") == Value(0.05));
+}
