@@ -22,7 +22,7 @@ struct AdadeltaDefinition : PointwiseDefinition {
             get_bool(g, "maximize")};
   }
   static unsigned flags(const Hyper& h) {
-    return (h.maximize ? Math::kMaximize : 0) | (h.weight_decay != 0 ? Math::kWeightDecay : 0);
+    return optim_math::when(h.maximize, Math::kMaximize) | optim_math::when(h.weight_decay != 0, Math::kWeightDecay);
   }
   static std::array<double, Math::kScalars> scalars(const Hyper& h) {
     return {h.weight_decay, h.rho, 1 - h.rho, h.eps, -h.lr};

@@ -32,7 +32,7 @@ struct AdagradDefinition : PointwiseDefinition {
             get_double(g, "eps"),  get_bool(g, "maximize")};
   }
   static unsigned flags(const Hyper& h) {
-    return (h.maximize ? Math::kMaximize : 0) | (h.weight_decay != 0 ? Math::kWeightDecay : 0);
+    return optim_math::when(h.maximize, Math::kMaximize) | optim_math::when(h.weight_decay != 0, Math::kWeightDecay);
   }
   static std::array<double, Math::kScalars> scalars(const Hyper& h) { return {h.weight_decay, 1.0, h.eps}; }
   static std::array<double, Math::kTensorScalars> tensor_scalars(const Hyper& h, double step, Tensor* const*) {

@@ -35,8 +35,8 @@ struct AdamDefinition : PointwiseDefinition {
             get_bool(g, "decoupled_weight_decay")};
   }
   static unsigned flags(const Hyper& h) {
-    return (h.maximize ? Math::kMaximize : 0) | (h.weight_decay != 0 ? Math::kWeightDecay : 0) |
-           (h.decoupled ? Math::kDecoupled : 0) | (h.amsgrad ? Math::kAmsgrad : 0);
+    return optim_math::when(h.maximize, Math::kMaximize) | optim_math::when(h.weight_decay != 0, Math::kWeightDecay) |
+           optim_math::when(h.decoupled, Math::kDecoupled) | optim_math::when(h.amsgrad, Math::kAmsgrad);
   }
   static std::array<double, Math::kScalars> scalars(const Hyper& h) {
     const double wd = h.weight_decay;

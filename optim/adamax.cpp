@@ -26,7 +26,7 @@ struct AdamaxDefinition : PointwiseDefinition {
     return {g.at("lr"), beta1, beta2, get_double(g, "eps"), get_double(g, "weight_decay"), get_bool(g, "maximize")};
   }
   static unsigned flags(const Hyper& h) {
-    return (h.maximize ? Math::kMaximize : 0) | (h.weight_decay != 0 ? Math::kWeightDecay : 0);
+    return optim_math::when(h.maximize, Math::kMaximize) | optim_math::when(h.weight_decay != 0, Math::kWeightDecay);
   }
   static std::array<double, Math::kScalars> scalars(const Hyper& h) {
     return {h.weight_decay, 1 - h.beta1, h.beta2, h.eps};

@@ -27,7 +27,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
+// Appended piecewise: GCC 12 warns falsely (-Wrestrict) on "'" + string.
+std::string quoted(const fs::path& p) {
+  std::string out(1, '\'');
+  out += p.string();
+  out += '\'';
+  return out;
+}
 std::string system_error() { return std::strerror(errno); }
 
 class VectorSink : public checkpoint::Sink {
@@ -52,7 +58,12 @@ class VectorSink : public checkpoint::Sink {
 // file. Nothing else is touched: only regular files, only in the target's
 // directory, only names of exactly that form.
 
-std::string temp_prefix(const fs::path& target) { return "." + target.filename().string() + ".tmp-"; }
+std::string temp_prefix(const fs::path& target) {
+  std::string out(1, '.');
+  out += target.filename().string();
+  out += ".tmp-";
+  return out;
+}
 
 // The counters of this process's saves that are writing now.
 struct LiveCounters {

@@ -26,8 +26,8 @@ struct RAdamDefinition : PointwiseDefinition {
             get_bool(g, "decoupled_weight_decay"), get_bool(g, "maximize")};
   }
   static unsigned flags(const Hyper& h) {
-    return (h.maximize ? Math::kMaximize : 0) | (h.weight_decay != 0 ? Math::kWeightDecay : 0) |
-           (h.decoupled ? Math::kDecoupled : 0);
+    return optim_math::when(h.maximize, Math::kMaximize) | optim_math::when(h.weight_decay != 0, Math::kWeightDecay) |
+           optim_math::when(h.decoupled, Math::kDecoupled);
   }
   static std::array<double, Math::kScalars> scalars(const Hyper& h) {
     const double wd = h.weight_decay;

@@ -27,8 +27,8 @@ struct RMSpropDefinition : PointwiseDefinition {
             get_bool(g, "maximize")};
   }
   static unsigned flags(const Hyper& h) {
-    return (h.maximize ? Math::kMaximize : 0) | (h.weight_decay != 0 ? Math::kWeightDecay : 0) |
-           (h.centered ? Math::kCentered : 0) | (h.momentum > 0 ? Math::kMomentum : 0);
+    return optim_math::when(h.maximize, Math::kMaximize) | optim_math::when(h.weight_decay != 0, Math::kWeightDecay) |
+           optim_math::when(h.centered, Math::kCentered) | optim_math::when(h.momentum > 0, Math::kMomentum);
   }
   static std::array<double, Math::kScalars> scalars(const Hyper& h) {
     return {h.weight_decay, h.alpha, 1 - h.alpha, h.eps, h.momentum, -h.lr, 1.0, -1.0};

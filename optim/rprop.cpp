@@ -24,7 +24,7 @@ struct RpropDefinition : PointwiseDefinition {
     auto [step_size_min, step_size_max] = get_pair(g, "step_sizes");
     return {g.lr(), etaminus, etaplus, step_size_min, step_size_max, get_bool(g, "maximize")};
   }
-  static unsigned flags(const Hyper& h) { return h.maximize ? Math::kMaximize : 0; }
+  static unsigned flags(const Hyper& h) { return optim_math::when(h.maximize, Math::kMaximize); }
   static std::array<double, Math::kScalars> scalars(const Hyper& h) {
     return {h.etaminus, h.etaplus, h.step_size_min, h.step_size_max, 0.0, 1.0, -1.0};
   }

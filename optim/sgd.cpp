@@ -26,8 +26,8 @@ struct SGDDefinition : PointwiseDefinition {
   }
   static unsigned flags(const Hyper& h) {
     const bool momentum = h.momentum != 0;
-    return (h.maximize ? Math::kMaximize : 0) | (h.weight_decay != 0 ? Math::kWeightDecay : 0) |
-           (momentum ? Math::kMomentum : 0) | (momentum && h.nesterov ? Math::kNesterov : 0);
+    return optim_math::when(h.maximize, Math::kMaximize) | optim_math::when(h.weight_decay != 0, Math::kWeightDecay) |
+           optim_math::when(momentum, Math::kMomentum) | optim_math::when(momentum && h.nesterov, Math::kNesterov);
   }
   static std::array<double, Math::kScalars> scalars(const Hyper& h) {
     return {h.weight_decay, h.momentum, 1 - h.dampening, -h.lr};

@@ -1,5 +1,7 @@
 #include "descent/optim/value.h"
 
+#include <ostream>
+
 #include <bit>
 #include <chrono>
 #include <random>
@@ -304,6 +306,8 @@ const Value& Value::operator[](std::size_t i) const {
   if (i >= l.items.size()) raise<IndexError>(type_name(), " index out of range: ", i, " (size ", l.items.size(), ")");
   return l.items[i];
 }
+
+std::ostream& operator<<(std::ostream& out, const Value& value) { return out << value.str(); }
 
 std::string Value::str() const {
   switch (v_.index()) {

@@ -1,6 +1,8 @@
 // Scalar helpers and Python-compatible number formatting.
 #include "descent/tensor/scalar.h"
 
+#include <ostream>
+
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -53,6 +55,8 @@ Dtype Scalar::default_dtype() const {
   }
   return to_complex_dtype(get_default_dtype());
 }
+
+std::ostream& operator<<(std::ostream& out, const Scalar& scalar) { return out << scalar.str(); }
 
 std::string Scalar::str() const {
   switch (category_) {

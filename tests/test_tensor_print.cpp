@@ -1,7 +1,8 @@
 // Tensor printing: repr() must equal PyTorch's print(t) character for
 // character (fixtures from scripts/fixtures/tensor_ops.py): integer, bool,
 // float int mode, fixed and scientific modes, NaN/inf, complex, dtype
-// suffixes, empty, 0-dim, line wrapping, summarisation, sparse, requires_grad.
+// suffixes, empty, 0-dim, line wrapping, summarisation, sparse, requires_grad;
+// Scalar and Value through operator<<.
 #include <doctest/doctest.h>
 
 #include <sstream>
@@ -84,4 +85,13 @@ TEST_CASE("Python number formatting (format_double, Scalar::str)") {
   CHECK(Scalar(std::complex<double>(1, 2)).str() == "(1+2j)");
   CHECK(Scalar(std::complex<double>(0, -2.5)).str() == "-2.5j");
   CHECK(Scalar(std::complex<double>(-1.5, 0)).str() == "(-1.5+0j)");
+}
+
+TEST_CASE("Scalar and Value print as Python's repr through operator<<") {
+  std::ostringstream out;
+  out << Scalar(0.5) << " " << Scalar(int64_t{3}) << " " << Scalar(true);
+  CHECK(out.str() == "0.5 3 True");
+  std::ostringstream group;
+  group << Value(1e-3) << " " << Value::tuple({0.9, 0.999}) << " " << Value() << " " << Value("lr");
+  CHECK(group.str() == "0.001 (0.9, 0.999) None lr");  // a string prints as Python's print() shows it
 }

@@ -5,7 +5,7 @@
 # configurations fail with a clear message.
 #   train_resume.sh DESCENT_TRAIN WORKDIR
 set -euo pipefail
-exe=$1 work=$2
+exe=$(realpath "$1") work=$2
 rm -rf "$work" && mkdir -p "$work" && cd "$work"
 
 check() {  # name, stop step, run flags...

@@ -13,6 +13,9 @@ struct Flags {
   DESCENT_HOST_DEVICE constexpr bool has(unsigned flag) const { return (mask & flag) == flag; }
 };
 
+// `flag` when `on`, else no bits: a mask is built as when(a, kA) | when(b, kB).
+DESCENT_HOST_DEVICE constexpr unsigned when(bool on, unsigned flag) { return on ? flag : 0u; }
+
 template <unsigned Mask>
 struct StaticFlags {
   static constexpr unsigned mask = Mask;

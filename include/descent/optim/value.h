@@ -7,6 +7,7 @@
 // clones them).
 #include <cstdint>
 #include <initializer_list>
+#include <iosfwd>
 #include <string>
 #include <utility>
 #include <variant>
@@ -146,6 +147,9 @@ class Value {
  private:
   Storage v_;
 };
+
+// Prints str(), as Python's print() shows the value (`0.001`, `(0.9, 0.999)`, `None`, `tensor(...)`).
+std::ostream& operator<<(std::ostream& out, const Value& value);
 
 // Structural equality; tensors compare by dtype, shape and values.
 bool operator==(const Value& a, const Value& b);

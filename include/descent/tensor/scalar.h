@@ -4,6 +4,7 @@
 // looks only at that category for wrapped numbers.
 #include <complex>
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <type_traits>
 
@@ -62,5 +63,8 @@ template <> inline std::complex<float> Scalar::to<std::complex<float>>() const {
 
 // Python's repr of a float: shortest round-trip digits, "1e-08", "inf", "nan".
 std::string format_double(double value);
+
+// Prints str() (Python's repr: `0.5`, `3`, `True`).
+std::ostream& operator<<(std::ostream& out, const Scalar& scalar);
 
 }  // namespace descent
