@@ -6,9 +6,15 @@
 #   doctest-dev                            the test suites
 #   libthrust-dev                          Thrust for the CUDA backend's host-system build,
 #                                          so its kernels are tested on machines without CUDA
+#   clang, libclang-rt-14-dev              the checkpoint fuzzer (tests/fuzz/run_fuzzer.sh):
+#                                          libFuzzer and clang's sanitizer runtimes are in
+#                                          libclang-rt-14-dev, which clang-14 does not pull in
+#   llvm                                   llvm-symbolizer, so fuzzer reports name source lines
+# (g++ brings GCC's sanitizer runtimes, libasan8 and libubsan1, for scripts/sanitize.sh.)
 set -euo pipefail
 
-packages=(meson ninja-build pkg-config g++ libeigen3-dev doctest-dev libthrust-dev)
+packages=(meson ninja-build pkg-config g++ libeigen3-dev doctest-dev libthrust-dev
+          clang libclang-rt-14-dev llvm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -23,6 +23,7 @@
 #include "descent/optim/checkpoint.h"
 #include "descent/tensor/ops.h"
 #include "fuzz/checkpoint_testing.h"
+#include "fuzz/optimizer_feed.h"
 
 using namespace descent;
 namespace fs = std::filesystem;
@@ -578,7 +579,9 @@ TEST_SUITE("checkpoint") {
     }
   }
 
-  TEST_CASE("fuzz corpus regression: every input loads or raises descent::Error") {
+  // What loads and looks like a state dict also goes through load_state_dict
+  // and step() of fused Adam, forloop Adam and SGD, as in the fuzz target.
+  TEST_CASE("fuzz corpus regression: every input loads or raises descent::Error, and so do optimizers fed with it") {
     const fs::path corpus = fs::path(DESCENT_FIXTURE_DIR) / ".." / "fuzz" / "corpus";
     REQUIRE(fs::is_directory(corpus));
     int files = 0;
@@ -589,7 +592,7 @@ TEST_SUITE("checkpoint") {
       for (int fixed = 0; fixed < 2; ++fixed) {
         if (fixed) fix_trailer(b);
         try {
-          deserialize(b);
+          feed_optimizers(deserialize(b));
         } catch (const descent::Error&) {
         }
       }

@@ -158,7 +158,8 @@ IncompatibleKeys Module::load_state_dict(const NamedTensors& state_dict, bool st
   autograd::NoGradGuard no_grad;
   for (const auto& [key, target] : own) {
     auto it =
-        std::find_if(state_dict.begin(), state_dict.end(), [&](const auto& kv) { return kv.first == key; });
+        // `name`, not `key`: clang before 16 cannot capture a structured binding.
+        std::find_if(state_dict.begin(), state_dict.end(), [&name = key](const auto& kv) { return kv.first == name; });
     if (it == state_dict.end()) {
       result.missing_keys.push_back(key);
       continue;

@@ -140,13 +140,14 @@ void LRScheduler::attribute(std::string name, AttributeRef ref) {
 Dict LRScheduler::state_dict() const {
   Dict out;
   for (const auto& [key, ref] : attributes_) {
+    // `name`, not `key`: clang before 16 cannot capture a structured binding.
     std::visit(
-        [&](auto* field) {
+        [&out, &name = key](auto* field) {
           using T = std::remove_pointer_t<decltype(field)>;
           if constexpr (std::is_same_v<T, std::vector<Value>>) {
-            out.set(key, to_value(*field));
+            out.set(name, to_value(*field));
           } else {
-            out.set(key, Value(*field));
+            out.set(name, Value(*field));
           }
         },
         ref);

@@ -3,11 +3,15 @@
 // descent::Error; anything else (a crash, a sanitizer report, another
 // exception, a hang, a huge allocation) is a bug. Each input is tried as
 // given, which exercises the frame checks, and with its trailer rewritten to
-// match, which lets mutations past the checksum into the parser.
+// match, which lets mutations past the checksum into the parser. What loads
+// and looks like an optimizer state dict then goes through load_state_dict
+// and step() of a fused Adam, a forloop Adam and an SGD with momentum
+// (fuzz/optimizer_feed.h), where again only a descent::Error may come out.
 #include <cstdlib>
 
 #include "descent/optim/checkpoint.h"
 #include "fuzz/checkpoint_testing.h"
+#include "fuzz/optimizer_feed.h"
 
 namespace {
 
@@ -18,6 +22,7 @@ void check(const std::vector<uint8_t>& bytes) {
     // What loads must re-serialize to a stable form.
     const std::vector<uint8_t> again = descent::serialize(value);
     if (descent::serialize(descent::deserialize(again)) != again) std::abort();
+    descent::testing::feed_optimizers(value);
   } catch (const descent::Error&) {
   }
 }

@@ -1,41 +1,60 @@
 #!/usr/bin/env bash
-# Builds the checkpoint-reader fuzzer (libFuzzer + AddressSanitizer + UBSan;
-# needs clang) and runs it, then merges the inputs that add coverage into the
-# committed corpus tests/fuzz/corpus/, which tests/test_checkpoint.cpp replays.
+# Builds the checkpoint fuzzer (libFuzzer + AddressSanitizer + UBSan; needs
+# clang) and runs it from the seeds and the committed corpus
+# tests/fuzz/corpus/, which tests/test_checkpoint.cpp replays.
 #
-#   tests/fuzz/run_fuzzer.sh [seconds (default 300)] [build dir (default build-fuzz)]
+#   tests/fuzz/run_fuzzer.sh [--smoke] [seconds (default 300)] [build dir (default build-fuzz)]
 #
-# Needs clang and its runtime libraries (Debian: apt-get install clang
-# libclang-rt-14-dev). A crash leaves crash-<hash> in the current directory;
-# reproduce it with: build-fuzz/fuzz_checkpoint crash-<hash>
+# Without --smoke, the inputs that add coverage are then merged into the
+# committed corpus (commit them). With --smoke (CI), the corpus is left as it
+# is; the run fails on any finding, which is kept as crash-<hash> (or
+# leak-/timeout-/oom-) in <build dir>/fuzz-work/, to reproduce with
+# <build dir>/fuzz_checkpoint <that file>.
+#
+# Needs clang and its runtime libraries (Debian: clang libclang-rt-14-dev;
+# scripts/setup.sh installs them).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
+smoke=0
+if [ "${1:-}" = --smoke ]; then
+  smoke=1
+  shift
+fi
 seconds=${1:-300}
-build=${2:-$root/build-fuzz}
+build=$(realpath -m "${2:-$root/build-fuzz}")
+sanitizers=address,undefined
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=undefined
        -I"$root/include" -I"$root" -I"$root/tests")
 
+# The whole library is built by clang with the sanitizers and coverage
+# instrumentation, so that the optimizer code the target reaches (state dict
+# loading, the fused and forloop kernels) is checked and guides the fuzzer too.
 if [ ! -f "$build/build.ninja" ]; then
-  meson setup "$build" "$root" -Dtests=false -Dbenchmarks=false -Dcuda=disabled
+  CXX=clang++ meson setup "$build" "$root" -Dtests=false -Dbenchmarks=false -Dcuda=disabled \
+    -Doptimization=1 -Db_sanitize="$sanitizers" -Db_lundef=false \
+    -Dcpp_args="-fsanitize=fuzzer-no-link -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 fi
-meson compile -C "$build" descent
-# Only the checkpoint code is compiled by clang, with coverage instrumentation
-# and sanitizers; its definitions override the library's copies, and the rest
-# of libdescent (any compiler) runs uninstrumented.
-checkpoint_sources=("$root"/optim/checkpoint*.cpp)
-clang++ "${flags[@]}" -fsanitize=fuzzer,address,undefined "$root/tests/fuzz/fuzz_checkpoint.cpp" \
-  "${checkpoint_sources[@]}" -L"$build" -ldescent -Wl,-rpath,"$build" -o "$build/fuzz_checkpoint"
-clang++ "${flags[@]}" "$root/tests/fuzz/make_seeds.cpp" -L"$build" -ldescent -Wl,-rpath,"$build" \
+meson compile -C "$build" -j "${JOBS:-2}" descent
+link=(-L"$build" -ldescent -Wl,-rpath,"$build")
+clang++ "${flags[@]}" -fsanitize=fuzzer,$sanitizers "$root/tests/fuzz/fuzz_checkpoint.cpp" "${link[@]}" \
+  -o "$build/fuzz_checkpoint"
+clang++ "${flags[@]}" -fsanitize=$sanitizers "$root/tests/fuzz/make_seeds.cpp" "${link[@]}" \
   -o "$build/make_checkpoint_seeds"
 
 work=$build/fuzz-work
 corpus=$root/tests/fuzz/corpus
+rm -rf "$work/seeds"
 mkdir -p "$work/found" "$corpus"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 "$build/make_checkpoint_seeds" "$work/seeds"
-# -max_len keeps inputs (and so the committed corpus) small; -rss_limit_mb turns
-# a runaway allocation into a reported bug.
-"$build/fuzz_checkpoint" -max_total_time="$seconds" -max_len=2048 -timeout=10 -rss_limit_mb=1024 \
-  -print_final_stats=1 "$work/found" "$work/seeds" "$corpus"
-"$build/fuzz_checkpoint" -merge=1 -max_len=2048 "$corpus" "$work/seeds" "$work/found"
-echo "corpus: $(ls "$corpus" | wc -l) files, $(du -sk "$corpus" | cut -f1) KiB"
+# New inputs go to found/ (the first directory), never into the committed
+# corpus. -max_len keeps inputs (and so the committed corpus) small;
+# -rss_limit_mb turns a runaway allocation into a reported bug.
+"$build/fuzz_checkpoint" -max_total_time="$seconds" -max_len=2048 -timeout=10 -rss_limit_mb=2048 \
+  -artifact_prefix="$work/" -print_final_stats=1 "$work/found" "$work/seeds" "$corpus"
+if [ "$smoke" = 0 ]; then
+  "$build/fuzz_checkpoint" -merge=1 -max_len=2048 "$corpus" "$work/seeds" "$work/found"
+  echo "corpus: $(ls "$corpus" | wc -l) files, $(du -sk "$corpus" | cut -f1) KiB"
+fi
