@@ -221,10 +221,7 @@ void Adafactor::step_group(ParamGroup& group) {
   std::vector<ParamRef> refs = params_with_grad(*this, group, "");
   if (refs.empty()) return;
   // Every check before anything changes: a step that raises leaves no trace.
-  for (const ParamRef& r : refs) {
-    if (r.param->is_complex()) raise<RuntimeError>("Adafactor: Adafactor does not support complex parameters");
-    if (r.grad->is_sparse()) raise<RuntimeError>("Adafactor: Adafactor does not support sparse gradients");
-  }
+  check_real_dense("Adafactor", refs);
   check_grads_fit("Adafactor", refs);
   if (grad_scale.defined() || found_inf.defined())
     raise<RuntimeError>("Adafactor: Grad scaling should occur outside of optimizer.step()");

@@ -279,6 +279,13 @@ void check_fused_params(const std::string& opt, const std::vector<ParamRef>& par
   for (const ParamRef& r : params) check_fused_param(opt, *r.param_impl);
 }
 
+void check_real_dense(const std::string& optimizer, const std::vector<ParamRef>& params) {
+  for (const ParamRef& r : params) {
+    if (r.param->is_complex()) raise<RuntimeError>(optimizer, ": ", optimizer, " does not support complex parameters");
+    if (r.grad->is_sparse()) raise<RuntimeError>(optimizer, ": ", optimizer, " does not support sparse gradients");
+  }
+}
+
 void check_no_amp_inputs(const Optimizer& optimizer) {
   if (optimizer.grad_scale.defined() || optimizer.found_inf.defined())
     raise<RuntimeError>(

@@ -131,6 +131,9 @@ Tensor as_real(const Tensor& t);
 // Each grad has its param's shape, dtype and device (RuntimeError naming the
 // param's position otherwise): checked before a step changes anything.
 void check_grads_fit(const std::string& optimizer, const std::vector<ParamRef>& params);
+// Real params with dense grads only: "<optimizer>: <optimizer> does not
+// support complex parameters" / "... sparse gradients" (RuntimeError).
+void check_real_dense(const std::string& optimizer, const std::vector<ParamRef>& params);
 
 // fused=True requires floating-point params on a fused-capable device.
 void check_fused_param(const std::string& optimizer, const TensorImpl& param);

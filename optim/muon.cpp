@@ -110,10 +110,7 @@ void Muon::step_group(ParamGroup& group) {
   std::vector<ParamRef> refs = params_with_grad(*this, group, "");
   if (refs.empty()) return;
   // Every check before anything changes: a step that raises leaves no trace.
-  for (const ParamRef& r : refs) {
-    if (r.param->is_complex()) raise<RuntimeError>("Muon: Muon does not support complex parameters");
-    if (r.grad->is_sparse()) raise<RuntimeError>("Muon: Muon does not support sparse gradients");
-  }
+  check_real_dense("Muon", refs);
   check_grads_fit("Muon", refs);
   check_no_amp_inputs(*this);
   for (const ParamRef& r : refs) {

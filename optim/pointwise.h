@@ -182,14 +182,14 @@ class PointwiseStep {
         break;
       }
     if (narrow == nullptr) return;
-    std::vector<double> values;
-    const Value& lr = group_.at("lr");
-    if (lr.is_number() || lr.is_tensor()) values.push_back(lr.to_double());
-    for (double v : D::scalars(h_)) values.push_back(v);
-    for (double v : values)
+    auto check = [&](double v) {
       if (std::isfinite(v) && std::abs(v) > static_cast<double>(std::numeric_limits<float>::max()))
         raise<RuntimeError>(opt_.name(), ": value cannot be converted to type float without overflow (", v,
                             ", from the group's options, for a ", to_string(narrow->dtype), " parameter)");
+    };
+    const Value& lr = group_.at("lr");
+    if (lr.is_number() || lr.is_tensor()) check(lr.to_double());
+    for (double v : D::scalars(h_)) check(v);
   }
 
   bool slot_active(std::size_t k) const { return optim_math::Flags{flags_}.has(M::kSlotFlags[k]); }
