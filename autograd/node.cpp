@@ -79,19 +79,27 @@ SavedVariable::SavedVariable(const Tensor& t, bool is_output) {
   is_output_ = is_output;
   saved_version_ = t.is_sparse() ? 0 : t._version();
   requires_grad_ = t.requires_grad();
-  if (is_output) {
-    // The node that saves its own output must not be kept alive by it.
-    data_ = t.is_sparse() ? t : plain_alias(t);
-    output_nr_ = meta_if_exists(t) ? meta_if_exists(t)->output_nr : 0;
-  } else {
+  output_nr_ = meta_if_exists(t) ? meta_if_exists(t)->output_nr : 0;
+  if (t.is_sparse() || (!is_output && t.is_leaf() && t.requires_grad())) {
     data_ = t;
-    output_nr_ = meta_if_exists(t) ? meta_if_exists(t)->output_nr : 0;
+    return;
+  }
+  // Any other tensor is kept without its autograd state: an output would keep
+  // its own node alive, and a tensor written in place later would point its
+  // new grad_fn at nodes that reach back here. Both are reference cycles. The
+  // history a non-output had at save time is the one it is unpacked with (a
+  // later in-place write fails the version check anyway).
+  data_ = plain_alias(t);
+  if (!is_output) {
+    history_ = t.grad_fn();
+    original_ = t.impl();
   }
 }
 
 void SavedVariable::reset_data() {
   if (!saved_) return;
   data_ = Tensor();
+  history_ = nullptr;
   released_ = true;
 }
 
@@ -110,7 +118,11 @@ Tensor SavedVariable::unpack(const std::shared_ptr<Node>& saved_for) const {
     std::string what = "[" + legacy_type_name(data_.dtype()) + " " + shape_to_string(data_.sizes()) + "]";
     // PyTorch names the op that produced the tensor: the saving node for an
     // output, the tensor's current grad_fn otherwise ("Exp" for ExpBackward0).
-    std::shared_ptr<Node> producer = is_output_ ? saved_for : data_.grad_fn();
+    std::shared_ptr<Node> producer = saved_for;
+    if (!is_output_) {
+      auto original = original_.lock();
+      producer = original ? Tensor(original).grad_fn() : data_.grad_fn();
+    }
     if (producer != nullptr)
       what += ", which is output " + std::to_string(output_nr_) + " of " + forward_name(*producer) + ",";
     raise<RuntimeError>(
@@ -120,13 +132,12 @@ Tensor SavedVariable::unpack(const std::shared_ptr<Node>& saved_for) const {
         " instead. Hint: the tensor was written in place (a method ending in '_', or a write through "
         "a view of it) after the graph saved it; use the out-of-place op or clone() it first.");
   }
-  if (!is_output_ || !requires_grad_) return data_;
-  Tensor alias = data_.is_sparse() ? data_ : plain_alias(data_);
-  if (saved_for) {
-    AutogradMeta& m = meta(alias);
-    m.grad_fn = saved_for;
-    m.output_nr = output_nr_;
-  }
+  const std::shared_ptr<Node>& history = is_output_ ? saved_for : history_;
+  if (!requires_grad_ || data_.is_sparse() || history == nullptr) return data_;
+  Tensor alias = plain_alias(data_);
+  AutogradMeta& m = meta(alias);
+  m.grad_fn = history;
+  m.output_nr = output_nr_;
   return alias;
 }
 

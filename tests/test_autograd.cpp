@@ -267,6 +267,31 @@ TEST_SUITE("autograd") {
                          RuntimeError);
   }
 
+  // y*y saves y; y.add_(z) then gives y a grad_fn whose edges reach y*y's
+  // node. If that node held y with its autograd state, the two would keep
+  // each other (and the whole graph) alive after every handle is gone.
+  TEST_CASE("a saved tensor written in place later does not keep the graph alive") {
+    std::weak_ptr<ag::Node> saving, rewritten;
+    {
+      Tensor x = leaf({1, 2, 3});
+      Tensor y = x * 2;
+      Tensor z = y * y;
+      saving = z.grad_fn();
+      y.add_(z);
+      rewritten = y.grad_fn();
+      CHECK(!saving.expired());
+      CHECK_THROWS_WITH_AS(y.sum().backward(), doctest::Contains("which is output 0 of Add, is at version 1"),
+                           RuntimeError);
+    }
+    CHECK(saving.expired());
+    CHECK(rewritten.expired());
+    // Unmodified, a saved non-leaf still carries its history into backward.
+    Tensor x = leaf({1, 2, 3});
+    Tensor y = x * 2;
+    (y * y).sum().backward();
+    CHECK(x.grad().to_vector<double>() == std::vector<double>{8, 16, 24});
+  }
+
   TEST_CASE("in-place writes through views (CopySlices)") {
     Tensor x = tensor(std::vector<double>{1, 2, 3, 4, 5, 6}, {2, 3}, {.dtype = kFloat64}).requires_grad_();
     Tensor base = x.clone();

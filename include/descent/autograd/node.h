@@ -85,9 +85,9 @@ class Node : public std::enable_shared_from_this<Node> {
 class SavedVariable {
  public:
   SavedVariable() = default;
-  // is_output: the tensor is an output of the node that saves it; it is then
-  // stored without its history (which would be a reference cycle) and given
-  // it back on unpack.
+  // is_output: the tensor is an output of the node that saves it. Outputs and
+  // computed tensors are stored without their autograd state (holding it
+  // could form a reference cycle) and given their history back on unpack.
   SavedVariable(const Tensor& t, bool is_output);
   // saved_for: the node that saved it (needed to rebuild an output's history).
   Tensor unpack(const std::shared_ptr<Node>& saved_for = nullptr) const;
@@ -95,6 +95,8 @@ class SavedVariable {
 
  private:
   Tensor data_;
+  std::shared_ptr<Node> history_;  // a non-output's grad_fn when it was saved
+  std::weak_ptr<TensorImpl> original_;  // to name its current grad_fn in errors
   int64_t saved_version_ = 0;
   uint32_t output_nr_ = 0;
   bool saved_ = false;
