@@ -182,48 +182,23 @@ Tensor new_step_counter(const Tensor& param, bool fused) {
 double step_value(const Value& step) { return step.to_double(); }
 
 namespace {
-// The value slot of a plain float32/float64 host scalar without autograd
-// history; null otherwise.
-void* host_counter(const TensorImpl& step) {
-  // A counter that is part of a graph goes through the tensor op.
+// A counter that is part of a graph goes through the tensor op.
+bool is_plain_host_counter(const TensorImpl& step) {
   const autograd::AutogradMeta* meta = step.autograd_meta.get();
-  if (meta != nullptr && (meta->requires_grad || meta->grad_fn != nullptr || meta->view != nullptr))
-    return nullptr;
-  if (step.layout != Layout::Strided || !step.storage->device.is_cpu() || numel_of(step.sizes) != 1 ||
-      (step.dtype != kFloat32 && step.dtype != kFloat64))
-    return nullptr;
-  return static_cast<char*>(step.storage->data) +
-         step.offset * static_cast<int64_t>(element_size(step.dtype));
+  if (meta != nullptr && (meta->requires_grad || meta->grad_fn != nullptr || meta->view != nullptr)) return false;
+  return impl::is_host_scalar(step);
 }
 }  // namespace
 
 std::optional<double> advance_host_step(TensorImpl& step, double amount, double* previous) {
-  void* data = host_counter(step);
-  if (data == nullptr) return std::nullopt;
-  double value;
-  if (step.dtype == kFloat32) {
-    float& v = *static_cast<float*>(data);
-    if (previous != nullptr) *previous = v;
-    v = v + static_cast<float>(amount);
-    value = v;
-  } else {
-    double& v = *static_cast<double*>(data);
-    if (previous != nullptr) *previous = v;
-    v = v + amount;
-    value = v;
-  }
-  ++step.storage->version;
+  if (!is_plain_host_counter(step)) return std::nullopt;
+  double old;
+  const double value = impl::add_to_host_scalar(step, amount, &old);
+  if (previous != nullptr) *previous = old;
   return value;
 }
 
-void restore_host_step(TensorImpl& step, double previous) {
-  void* data = host_counter(step);
-  if (step.dtype == kFloat32)
-    *static_cast<float*>(data) = static_cast<float>(previous);
-  else
-    *static_cast<double*>(data) = previous;
-  --step.storage->version;
-}
+void restore_host_step(TensorImpl& step, double previous) { impl::restore_host_scalar(step, previous); }
 
 double advance_step(Tensor& step, double amount) {
   if (std::optional<double> value = advance_host_step(*step.unsafe_get_impl(), amount)) return *value;
@@ -243,8 +218,8 @@ bool default_to_fused(const Optimizer& optimizer, const ParamGroup& group, const
   for (const ParamRef& r : params) {
     const TensorImpl& p = *r.param_impl;
     const TensorImpl& g = *r.grad_impl;
-    if ((p.dtype != kFloat32 && p.dtype != kFloat64) || p.layout != Layout::Strided ||
-        !p.storage->device.is_cpu() || !same_layout(p, g))
+    if ((p.dtype != kFloat32 && p.dtype != kFloat64) || !impl::is_dense(p) || !impl::device(p).is_cpu() ||
+        !impl::same_dense_layout(p, g))
       return false;
   }
   return true;
@@ -268,7 +243,7 @@ void check_grads_fit(const std::string& opt, const std::vector<ParamRef>& params
 
 void check_fused_param(const std::string& opt, const TensorImpl& param) {
   if (is_floating_point(param.dtype)) return;
-  const Device device = param.layout == Layout::Strided ? param.storage->device : param.sparse_values.device();
+  const Device device = impl::is_dense(param) ? impl::device(param) : param.sparse_values.device();
   raise<RuntimeError>(opt,
                       ": `fused=True` requires all the params to be floating point Tensors of supported devices: "
                       "['cpu', 'cuda'] but ",

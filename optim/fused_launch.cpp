@@ -26,15 +26,15 @@ void prefetch_fused_param(const FusedParam& p, int stage) {
 
 void raise_bad_step_counter(const std::string& optimizer, const TensorImpl& step) {
   raise<RuntimeError>(optimizer, ": a param's `step` state must be a one-element dense tensor, got ",
-                      step.layout == Layout::Strided ? "" : "a sparse tensor of shape ", shape_to_string(step.sizes));
+                      impl::is_dense(step) ? "" : "a sparse tensor of shape ", shape_to_string(step.sizes));
 }
 
 void raise_layout_mismatch(const std::string& optimizer, const TensorImpl& param, const TensorImpl& other,
                            const char* what) {
   auto describe = [](const TensorImpl& t) {
-    bool dense = t.layout == Layout::Strided;
+    bool dense = impl::is_dense(t);
     return std::string(dense ? "" : "sparse ") + to_string(t.dtype) + " " + shape_to_string(t.sizes) +
-           " on " + (dense ? t.storage->device : t.sparse_values.device()).str();
+           " on " + (dense ? impl::device(t) : t.sparse_values.device()).str();
   };
   raise<RuntimeError>(optimizer, ": `fused=True` needs each param's ", what,
                       " to be a dense tensor of the param's "

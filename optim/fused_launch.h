@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "descent/tensor/impl_access.h"
 #include "optim/common.h"
 
 namespace descent::optim::detail {
@@ -40,30 +41,18 @@ struct FusedLaunch {
 void prefetch_fused_param(const FusedParam& p, int stage);
 
 // The kernel reads a param's grad and state with the param's layout: each
-// must be a dense tensor of the param's dtype, device and shape.
-// (Shapes are compared inline: a call to memcmp per tensor shows.)
-inline bool same_layout(const TensorImpl& a, const TensorImpl& b) {
-  if (a.dtype != b.dtype || a.layout != Layout::Strided || b.layout != Layout::Strided ||
-      a.storage->device != b.storage->device || a.sizes.size() != b.sizes.size())
-    return false;
-  for (std::size_t d = 0; d < a.sizes.size(); ++d)
-    if (a.sizes[d] != b.sizes[d]) return false;
-  return true;
-}
+// must be a dense tensor of the param's dtype, device and shape
+// (impl::same_dense_layout).
 [[noreturn]] void raise_bad_step_counter(const std::string& optimizer, const TensorImpl& step);
 [[noreturn]] void raise_layout_mismatch(const std::string& optimizer, const TensorImpl& param,
                                         const TensorImpl& other, const char* what);
 
 // Adds `delta` to the versions of what the kernel writes for `p`.
 inline void bump_versions(const FusedParam& p, bool writes_grads, int64_t delta) {
-  p.param->storage->version += delta;
-  if (writes_grads) p.grad->storage->version += delta;
+  impl::add_to_version(*p.param, delta);
+  if (writes_grads) impl::add_to_version(*p.grad, delta);
   for (const TensorImpl* state : p.state)
-    if (state != nullptr) state->storage->version += delta;
-}
-
-inline void* element_pointer(const TensorImpl& t, std::size_t item) {
-  return static_cast<char*>(t.storage->data) + t.offset * static_cast<int64_t>(item);
+    if (state != nullptr) impl::add_to_version(*state, delta);
 }
 
 // The launches of a fused step: one FusedTensor per param, split by
@@ -91,22 +80,21 @@ std::vector<FusedLaunch> build_fused_launches(const std::string& optimizer,
       const FusedParam& p = params[i];
       const TensorImpl& param = *p.param;
       check_fused_param(optimizer, param);
-      const std::size_t item = element_size(param.dtype);
-      if (!same_layout(param, *p.grad)) raise_layout_mismatch(optimizer, param, *p.grad, "grad");
+      if (!impl::same_dense_layout(param, *p.grad)) raise_layout_mismatch(optimizer, param, *p.grad, "grad");
       FusedTensor t;
-      t.param = element_pointer(param, item);
-      t.grad = element_pointer(*p.grad, item);
+      t.param = impl::data(param);
+      t.grad = impl::data(*p.grad);
       t.numel = numel_of(param.sizes);
       for (std::size_t s = 0; s < p.state.size(); ++s) {
         if (p.state[s] == nullptr) continue;
-        if (!same_layout(param, *p.state[s]))
+        if (!impl::same_dense_layout(param, *p.state[s]))
           raise_layout_mismatch(optimizer, param, *p.state[s], state_names[s]);
-        t.state[s] = element_pointer(*p.state[s], item);
+        t.state[s] = impl::data(*p.state[s]);
       }
-      if (p.step_impl != nullptr && (p.step_impl->layout != Layout::Strided || numel_of(p.step_impl->sizes) != 1))
+      if (p.step_impl != nullptr && (!impl::is_dense(*p.step_impl) || numel_of(p.step_impl->sizes) != 1))
         raise_bad_step_counter(optimizer, *p.step_impl);
       const int kind = kind_of(i);
-      const Device& device = param.storage->device;
+      const Device& device = impl::device(param);
       std::size_t b = launches.size();
       while (b > 0 && !(launches[b - 1].dtype == param.dtype && launches[b - 1].kind == kind &&
                         launches[b - 1].device == device))

@@ -118,10 +118,10 @@ void check_state(const std::string& optimizer, const std::vector<ParamRef>& para
       const TensorImpl& t = *state[k].impl[j];
       const TensorImpl& p = *params[k].param_impl;
       if (shapes[j] == StateShape::Scalar) {
-        if (t.layout != Layout::Strided || numel_of(t.sizes) != 1)
+        if (!impl::is_dense(t) || numel_of(t.sizes) != 1)
           raise<RuntimeError>(optimizer, ": the state '", keys[j], "' of parameter ", params[k].index,
                               " must be a one-element tensor, got shape ", shape_to_string(t.sizes));
-      } else if (!same_layout(p, t)) {
+      } else if (!impl::same_dense_layout(p, t)) {
         raise_layout_mismatch(optimizer, p, t, keys[j].c_str());
       }
     }
