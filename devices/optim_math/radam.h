@@ -7,6 +7,8 @@
 //   ρ_t = ρ∞ − 2t·β2^t/(1 − β2^t),  ρ∞ = 2/(1 − β2) − 1
 //   ρ_t > 5:  θ = θ − m̂·γ · sqrt(1 − β2^t)/(sqrt(v) + ε) · r_t   (r_t: the rectification)
 //   else:     θ = θ − m̂·γ
+#include <type_traits>
+
 #include "devices/optim_math/adam_moments.h"
 #include "devices/optim_math/flags.h"
 #include "devices/optim_math/primitives.h"
@@ -37,12 +39,23 @@ struct RAdam {
   DESCENT_HOST_DEVICE static void update(const F& f, const H& h, const P& t, V& param, V grad, V* s) {
     adam_moments<RAdam>(f, h, param, grad, s);
     auto step = mul(div(s[exp_avg], t[bias_correction1]), h[lr]);
-    if (t[rectified] != 0) {
-      // bias_correction2_sqrt / (sqrt(v) + ε), a host scalar over a tensor: reciprocal, then product.
-      auto adaptive_lr = mul(reciprocal(add(sqrt(s[exp_avg_sq]), h[eps])), t[bias_correction2_sqrt]);
-      step = mul(mul(step, adaptive_lr), t[rect]);
+    if constexpr (std::is_floating_point_v<V>) {
+      // One element: both sides and a select, so that the kernel's loop has
+      // no branch and vectorises (the unused side has no effect).
+      const V rectified_value = rectified_step(h, t, step, s[exp_avg_sq]);
+      step = t[rectified] != 0 ? rectified_value : step;
+    } else if (t[rectified] != 0) {
+      step = rectified_step(h, t, step, s[exp_avg_sq]);
     }
     sub_(param, step);
+  }
+
+  // step · r_t · bias_correction2_sqrt / (sqrt(v) + ε); the last factor, a
+  // host scalar over a tensor, is a reciprocal and then a product.
+  template <class V, class H, class P, class W>
+  DESCENT_HOST_DEVICE static W rectified_step(const H& h, const P& t, const W& step, const V& exp_avg_sq) {
+    auto adaptive_lr = mul(reciprocal(add(sqrt(exp_avg_sq), h[eps])), t[bias_correction2_sqrt]);
+    return mul(mul(step, adaptive_lr), t[rect]);
   }
 
   // PyTorch's foreach: θ = θ + m · 1/((sqrt(v) + ε) / rect_step) + unrect_step·m.
