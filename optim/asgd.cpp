@@ -32,20 +32,27 @@ struct ASGDDefinition : PointwiseDefinition {
   }
   static std::array<double, Math::kScalars> scalars(const Hyper& h) { return {h.weight_decay, h.lambd}; }
   // η and μ as stored: their scalar dtype's values.
-  static std::array<double, Math::kTensorScalars> tensor_scalars(const Hyper& h, double, Tensor* const* host) {
-    const double eta = host[0]->item<double>(), mu = host[1]->item<double>();
+  static std::array<double, Math::kTensorScalars> tensor_scalars(const Hyper& h, double, Tensor* const* host,
+                                                                 const std::array<double, 2>&) {
+    const double eta = read_host_state(*host[0]), mu = read_host_state(*host[1]);
     return {1 - h.lambd * eta, -eta, mu, mu != 1 ? 1.0 : 0.0};
   }
   static Tensor init_host(std::size_t k, const Hyper& h, const Tensor&) {
     return k == 0 ? host_scalar(h.lr.to_double()) : host_scalar(1.0);
   }
-  static void after_update(const Hyper& h, double step, Tensor* const* host) {
+  // η and μ after step t.
+  static std::array<double, 2> step_scalars(const Hyper& h, double step) {
     const double lambd = h.lambd, alpha = h.alpha;
-    host[0]->fill_(lr_expression(h.lr, [&](auto lr) {
-      using std::pow;
-      return lr / pow(1.0 + lambd * lr * step, alpha);
-    }));
-    host[1]->fill_(1 / std::max(1.0, step - h.t0));
+    return {lr_expression(h.lr,
+                          [&](auto lr) {
+                            using std::pow;
+                            return lr / pow(1.0 + lambd * lr * step, alpha);
+                          }),
+            1 / std::max(1.0, step - h.t0)};
+  }
+  static void after_update(const Hyper&, double, Tensor* const* host, const std::array<double, 2>& at_step) {
+    fill_host_state(*host[0], at_step[0]);
+    fill_host_state(*host[1], at_step[1]);
   }
   // PyTorch's foreach computes η from the step tensor, in its dtype:
   // lr / ((1 + lambd·lr·t) ** α) as tensor ops (a number lr divided by a

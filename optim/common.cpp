@@ -182,16 +182,33 @@ Tensor new_step_counter(const Tensor& param, bool fused) {
 double step_value(const Value& step) { return step.to_double(); }
 
 namespace {
-// A counter that is part of a graph goes through the tensor op.
-bool is_plain_host_counter(const TensorImpl& step) {
-  const autograd::AutogradMeta* meta = step.autograd_meta.get();
+// A scalar that is part of a graph goes through the tensor op.
+bool is_plain_host_scalar(const TensorImpl& t) {
+  const autograd::AutogradMeta* meta = t.autograd_meta.get();
   if (meta != nullptr && (meta->requires_grad || meta->grad_fn != nullptr || meta->view != nullptr)) return false;
-  return impl::is_host_scalar(step);
+  return impl::is_host_scalar(t);
 }
 }  // namespace
 
+double read_host_state(const Tensor& t) {
+  if (impl::is_host_scalar(*t.unsafe_get_impl())) return impl::read_host_scalar(*t.unsafe_get_impl());
+  return t.item<double>();
+}
+
+double fill_host_state(Tensor& t, double value) {
+  if (is_plain_host_scalar(*t.unsafe_get_impl())) return impl::set_host_scalar(*t.unsafe_get_impl(), value);
+  t.fill_(value);
+  return t.item<double>();
+}
+
+double mul_host_state(Tensor& t, double factor) {
+  if (is_plain_host_scalar(*t.unsafe_get_impl())) return impl::mul_host_scalar(*t.unsafe_get_impl(), factor);
+  t.mul_(factor);
+  return t.item<double>();
+}
+
 std::optional<double> advance_host_step(TensorImpl& step, double amount, double* previous) {
-  if (!is_plain_host_counter(step)) return std::nullopt;
+  if (!is_plain_host_scalar(step)) return std::nullopt;
   double old;
   const double value = impl::add_to_host_scalar(step, amount, &old);
   if (previous != nullptr) *previous = old;

@@ -87,6 +87,13 @@ double advance_step(Tensor& step, double amount);
 // counter is not a plain float32 or float64 host scalar without autograd
 // history (use advance_step).
 std::optional<double> advance_host_step(TensorImpl& step, double amount, double* previous = nullptr);
+// A one-element state tensor (NAdam's mu_product, ASGD's eta and mu) read,
+// filled or scaled in place, as item(), fill_() and mul_() would: directly
+// for a plain host scalar (a step over many small params does this per
+// param), through the tensor op otherwise. Each returns the new value.
+double read_host_state(const Tensor& t);
+double fill_host_state(Tensor& t, double value);
+double mul_host_state(Tensor& t, double factor);
 // Undoes advance_host_step: the counter holds `previous` again.
 void restore_host_step(TensorImpl& step, double previous);
 

@@ -44,13 +44,19 @@ struct NAdamDefinition : PointwiseDefinition {
     return {wd, keep, 1 - h.beta1, h.beta2, 1 - h.beta2, h.eps};
   }
   // Advances mu_product (a tensor op: it rounds in the counter's dtype).
-  static std::array<double, Math::kTensorScalars> tensor_scalars(const Hyper& h, double step, Tensor* const* host) {
-    const double mu = h.beta1 * (1.0 - 0.5 * std::pow(0.96, step * h.momentum_decay));
-    const double mu_next = h.beta1 * (1.0 - 0.5 * std::pow(0.96, (step + 1) * h.momentum_decay));
-    host[0]->mul_(mu);
-    const double product = host[0]->item<double>();
+  // μ_t, μ_{t+1}, 1 − β2^t and its square root.
+  static std::array<double, 4> step_scalars(const Hyper& h, double step) {
+    const double bias_correction2 = 1 - std::pow(h.beta2, step);
+    return {h.beta1 * (1.0 - 0.5 * std::pow(0.96, step * h.momentum_decay)),
+            h.beta1 * (1.0 - 0.5 * std::pow(0.96, (step + 1) * h.momentum_decay)), bias_correction2,
+            std::pow(bias_correction2, 0.5)};
+  }
+  static std::array<double, Math::kTensorScalars> tensor_scalars(const Hyper& h, double, Tensor* const* host,
+                                                                 const std::array<double, 4>& at_step) {
+    const auto [mu, mu_next, bias_correction2, bias_correction2_sqrt] = at_step;
+    const double product = mul_host_state(*host[0], mu);
     const double product_next = product * mu_next;
-    return {1 - std::pow(h.beta2, step), std::pow(1 - std::pow(h.beta2, step), 0.5),
+    return {bias_correction2, bias_correction2_sqrt,
             lr_expression(h.lr, [&](auto lr) { return -lr * (1.0 - mu) / (1.0 - product); }),
             lr_expression(h.lr, [&](auto lr) { return -lr * mu_next / (1.0 - product_next); })};
   }

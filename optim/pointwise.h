@@ -21,6 +21,10 @@
 //   init_host(k, h, param)             a host scalar's first value
 //   after_update(h, step, host)        host scalar updates after the param's update
 // and may declare:
+//   step_scalars(h, step)              what depends on the step alone (NAdam's μ_t,
+//                                      ASGD's next η): computed once per distinct
+//                                      step and passed to tensor_scalars and
+//                                      after_update as a last argument
 //   has_step = false                   no `step` counter in the state (SGD)
 //   kFusedStepIsFloat32                fused=True keeps `step` in float32 (Adam)
 //   kComplexAsIs                       complex params are updated as complex
@@ -70,6 +74,33 @@ struct PointwiseDefinition {
   }
   template <class H>
   static void after_update(const H&, double, Tensor* const*) {}
+  template <class H, class StepValues>
+  static void after_update(const H&, double, Tensor* const*, const StepValues&) {}
+};
+
+template <class D>
+concept HasStepScalars = requires(const typename D::Hyper& h) { D::step_scalars(h, 1.0); };
+
+// D::step_scalars at the last step value asked for (params usually share
+// their step, so a step over many params computes them once).
+template <class D>
+struct StepScalars {
+  const std::array<double, 0>& at(const typename D::Hyper&, double) const { return values; }
+  std::array<double, 0> values{};
+};
+template <class D>
+  requires HasStepScalars<D>
+struct StepScalars<D> {
+  using Values = decltype(D::step_scalars(std::declval<const typename D::Hyper&>(), 1.0));
+  const Values& at(const typename D::Hyper& h, double step) {
+    if (step_ != step) {
+      values = D::step_scalars(h, step);
+      step_ = step;
+    }
+    return values;
+  }
+  Values values{};
+  std::optional<double> step_;
 };
 
 // A host scalar computed from the lr, in the lr's dtype when the lr is a
@@ -303,7 +334,21 @@ class PointwiseStep {
       memo_step_ = step;
       return memo_;
     }
-    return D::tensor_scalars(h_, step, host.data());
+    return tensor_scalars_of(h_, step, host.data(), step_scalars_);
+  }
+
+  static std::array<double, M::kTensorScalars> tensor_scalars_of(const Hyper& h, double step, Tensor* const* host,
+                                                                 StepScalars<D>& memo) {
+    if constexpr (HasStepScalars<D>)
+      return D::tensor_scalars(h, step, host, memo.at(h, step));
+    else
+      return D::tensor_scalars(h, step, host);
+  }
+  static void after_update_of(const Hyper& h, double step, Tensor* const* host, StepScalars<D>& memo) {
+    if constexpr (HasStepScalars<D>)
+      D::after_update(h, step, host, memo.at(h, step));
+    else
+      D::after_update(h, step, host);
   }
 
   Hyper read_with_number_lr() const {
@@ -389,7 +434,7 @@ class PointwiseStep {
         }
       const auto per_tensor = tensor_scalars(step, host);
       M::update(optim_math::Flags{flags}, scalars, per_tensor, param, grad, slots.data());
-      D::after_update(h_, step, host.data());
+      after_update_of(h_, step, host.data(), step_scalars_);
     }
   }
 
@@ -405,6 +450,7 @@ class PointwiseStep {
     if constexpr (requires { D::kForeachReadsLrAsNumber; })
       if (group_.at("lr").is_tensor()) h = read_with_number_lr();
     const auto scalars = D::scalars(h);
+    StepScalars<D> step_scalars;  // of h, which may differ from h_
     for (const auto& device_bucket : buckets(items))
       for (const std::vector<std::size_t>& bucket : split_by_flags(device_bucket)) {
         const unsigned flags = flags_of(bucket.front());
@@ -422,7 +468,7 @@ class PointwiseStep {
         }
         for (std::size_t j = 0; j < bucket.size(); ++j) {
           auto host = host_of(state[bucket[j]]);
-          const auto values = D::tensor_scalars(h, steps[j], host.data());
+          const auto values = tensor_scalars_of(h, steps[j], host.data(), step_scalars);
           for (std::size_t s = 0; s < values.size(); ++s) per_tensor[s].push_back(values[s]);
         }
         if constexpr (HasForeachUpdate<M, decltype(scalars), decltype(per_tensor)>)
@@ -434,7 +480,7 @@ class PointwiseStep {
           if constexpr (requires { D::after_update_foreach(h, Tensor(), host.data()); })
             D::after_update_foreach(h, *state[bucket[j]].tensor[0], host.data());
           else
-            D::after_update(h, steps[j], host.data());
+            after_update_of(h, steps[j], host.data(), step_scalars);
         }
       }
   }
@@ -500,7 +546,7 @@ class PointwiseStep {
     if constexpr (kHost > 0)
       for (std::size_t i = 0; i < params.size(); ++i) {
         auto host = host_of(state[i]);
-        D::after_update(h_, steps[i], host.data());
+        after_update_of(h_, steps[i], host.data(), step_scalars_);
       }
   }
 
@@ -511,6 +557,7 @@ class PointwiseStep {
   const unsigned flags_;
   bool explicitly_fused_ = false;
   std::vector<bool> first_;  // params whose slots start from their grad this step
+  StepScalars<D> step_scalars_;
   std::optional<double> memo_step_;
   std::array<double, M::kTensorScalars> memo_{};
 };

@@ -64,6 +64,34 @@ inline double add_to_host_scalar(const TensorImpl& t, double amount, double* pre
   return value;
 }
 
+inline double read_host_scalar(const TensorImpl& t) {
+  return t.dtype == kFloat32 ? static_cast<double>(*static_cast<const float*>(data(t)))
+                             : *static_cast<const double*>(data(t));
+}
+
+// `t.fill_(value)`: the value rounded to the scalar's dtype; returns it.
+inline double set_host_scalar(const TensorImpl& t, double value) {
+  if (t.dtype == kFloat32)
+    *static_cast<float*>(data(t)) = static_cast<float>(value);
+  else
+    *static_cast<double*>(data(t)) = value;
+  add_to_version(t, 1);
+  return read_host_scalar(t);
+}
+
+// `t.mul_(factor)` in the scalar's dtype (a float32 scalar multiplies by the
+// factor rounded to float, as the tensor op does); returns the new value.
+inline double mul_host_scalar(const TensorImpl& t, double factor) {
+  if (t.dtype == kFloat32) {
+    float& v = *static_cast<float*>(data(t));
+    v = v * static_cast<float>(factor);
+  } else {
+    *static_cast<double*>(data(t)) *= factor;
+  }
+  add_to_version(t, 1);
+  return read_host_scalar(t);
+}
+
 // Undoes add_to_host_scalar: the scalar holds `previous` and its version
 // counter is back where it was.
 inline void restore_host_scalar(const TensorImpl& t, double previous) {
