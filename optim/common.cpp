@@ -195,10 +195,11 @@ double read_host_state(const Tensor& t) {
   return t.item<double>();
 }
 
-double fill_host_state(Tensor& t, double value) {
-  if (is_plain_host_scalar(*t.unsafe_get_impl())) return impl::set_host_scalar(*t.unsafe_get_impl(), value);
-  t.fill_(value);
-  return t.item<double>();
+void fill_host_state(Tensor& t, double value) {
+  if (is_plain_host_scalar(*t.unsafe_get_impl()))
+    impl::set_host_scalar(*t.unsafe_get_impl(), value);
+  else
+    t.fill_(value);
 }
 
 double mul_host_state(Tensor& t, double factor) {

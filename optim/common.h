@@ -90,9 +90,9 @@ std::optional<double> advance_host_step(TensorImpl& step, double amount, double*
 // A one-element state tensor (NAdam's mu_product, ASGD's eta and mu) read,
 // filled or scaled in place, as item(), fill_() and mul_() would: directly
 // for a plain host scalar (a step over many small params does this per
-// param), through the tensor op otherwise. Each returns the new value.
+// param), through the tensor op otherwise. mul_host_state returns the new value.
 double read_host_state(const Tensor& t);
-double fill_host_state(Tensor& t, double value);
+void fill_host_state(Tensor& t, double value);
 double mul_host_state(Tensor& t, double factor);
 // Undoes advance_host_step: the counter holds `previous` again.
 void restore_host_step(TensorImpl& step, double previous);

@@ -81,27 +81,37 @@ struct PointwiseDefinition {
 template <class D>
 concept HasStepScalars = requires(const typename D::Hyper& h) { D::step_scalars(h, 1.0); };
 
-// D::step_scalars at the last step value asked for (params usually share
-// their step, so a step over many params computes them once).
+// Values that depend on the step alone, kept for the last step value asked
+// for: params usually share their step, so a step over many params
+// computes them once.
+template <class Values>
+class StepMemo {
+ public:
+  template <class Compute>
+  const Values& at(double step, Compute&& compute) {
+    if (step_ != step) {
+      values_ = compute(step);
+      step_ = step;
+    }
+    return values_;
+  }
+
+ private:
+  std::optional<double> step_;
+  Values values_{};
+};
+
 template <class D>
-struct StepScalars {
-  const std::array<double, 0>& at(const typename D::Hyper&, double) const { return values; }
-  std::array<double, 0> values{};
+struct StepScalarsOf {
+  using type = std::array<double, 0>;
 };
 template <class D>
   requires HasStepScalars<D>
-struct StepScalars<D> {
-  using Values = decltype(D::step_scalars(std::declval<const typename D::Hyper&>(), 1.0));
-  const Values& at(const typename D::Hyper& h, double step) {
-    if (step_ != step) {
-      values = D::step_scalars(h, step);
-      step_ = step;
-    }
-    return values;
-  }
-  Values values{};
-  std::optional<double> step_;
+struct StepScalarsOf<D> {
+  using type = decltype(D::step_scalars(std::declval<const typename D::Hyper&>(), 1.0));
 };
+template <class D>
+using StepScalars = StepMemo<typename StepScalarsOf<D>::type>;
 
 // A host scalar computed from the lr, in the lr's dtype when the lr is a
 // tensor (as PyTorch's `lr / bias_correction` is then a tensor op), else in
@@ -328,27 +338,26 @@ class PointwiseStep {
   // Without host scalars they depend on the step only: params sharing a
   // step (the usual case) compute them once.
   std::array<double, M::kTensorScalars> tensor_scalars(double step, std::array<Tensor*, kHost>& host) {
-    if constexpr (kHost == 0) {
-      if (memo_step_ && *memo_step_ == step) return memo_;
-      memo_ = D::tensor_scalars(h_, step, host.data());
-      memo_step_ = step;
-      return memo_;
-    }
+    if constexpr (kHost == 0)
+      return tensor_scalars_memo_.at(step, [&](double s) { return D::tensor_scalars(h_, s, host.data()); });
     return tensor_scalars_of(h_, step, host.data(), step_scalars_);
   }
 
   static std::array<double, M::kTensorScalars> tensor_scalars_of(const Hyper& h, double step, Tensor* const* host,
                                                                  StepScalars<D>& memo) {
     if constexpr (HasStepScalars<D>)
-      return D::tensor_scalars(h, step, host, memo.at(h, step));
+      return D::tensor_scalars(h, step, host, at_step(h, step, memo));
     else
       return D::tensor_scalars(h, step, host);
   }
   static void after_update_of(const Hyper& h, double step, Tensor* const* host, StepScalars<D>& memo) {
     if constexpr (HasStepScalars<D>)
-      D::after_update(h, step, host, memo.at(h, step));
+      D::after_update(h, step, host, at_step(h, step, memo));
     else
       D::after_update(h, step, host);
+  }
+  static const auto& at_step(const Hyper& h, double step, StepScalars<D>& memo) {
+    return memo.at(step, [&](double s) { return D::step_scalars(h, s); });
   }
 
   Hyper read_with_number_lr() const {
@@ -558,8 +567,7 @@ class PointwiseStep {
   bool explicitly_fused_ = false;
   std::vector<bool> first_;  // params whose slots start from their grad this step
   StepScalars<D> step_scalars_;
-  std::optional<double> memo_step_;
-  std::array<double, M::kTensorScalars> memo_{};
+  StepMemo<std::array<double, M::kTensorScalars>> tensor_scalars_memo_;  // without host scalars
 };
 
 template <class D>

@@ -69,14 +69,18 @@ inline double read_host_scalar(const TensorImpl& t) {
                              : *static_cast<const double*>(data(t));
 }
 
-// `t.fill_(value)`: the value rounded to the scalar's dtype; returns it.
-inline double set_host_scalar(const TensorImpl& t, double value) {
+// Stores the value rounded to the scalar's dtype, recording nothing.
+inline void store_host_scalar(const TensorImpl& t, double value) {
   if (t.dtype == kFloat32)
     *static_cast<float*>(data(t)) = static_cast<float>(value);
   else
     *static_cast<double*>(data(t)) = value;
+}
+
+// `t.fill_(value)`.
+inline void set_host_scalar(const TensorImpl& t, double value) {
+  store_host_scalar(t, value);
   add_to_version(t, 1);
-  return read_host_scalar(t);
 }
 
 // `t.mul_(factor)` in the scalar's dtype (a float32 scalar multiplies by the
@@ -95,10 +99,7 @@ inline double mul_host_scalar(const TensorImpl& t, double factor) {
 // Undoes add_to_host_scalar: the scalar holds `previous` and its version
 // counter is back where it was.
 inline void restore_host_scalar(const TensorImpl& t, double previous) {
-  if (t.dtype == kFloat32)
-    *static_cast<float*>(data(t)) = static_cast<float>(previous);
-  else
-    *static_cast<double*>(data(t)) = previous;
+  store_host_scalar(t, previous);
   add_to_version(t, -1);
 }
 
