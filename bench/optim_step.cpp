@@ -1,6 +1,7 @@
 // bench/optim_step: one optimizer step, per optimizer x implementation
 // (forloop, default = neither flag, foreach, fused) x
-// workload x thread count. Prints the median step time, ns per element,
+// workload x thread count, then SparseAdam and sparse Adagrad on an
+// embedding table of which each step touches 1% of the rows. Prints the median step time, ns per element,
 // effective GB/s and its fraction of the roof (the same traffic pattern run
 // by bench/memory_probe.h in this process, at the same thread count).
 //   ./build/bench/optim_step [repeats=9] [filter]
@@ -66,6 +67,50 @@ std::vector<OptimizerSpec> optimizers() {
           by_name("RMSprop(c,m)", "RMSprop", 3, Dict{{"momentum", 0.9}, {"centered", true}}),
           by_name("Rprop", "Rprop", 2)};
 }
+// The sparse workload: an embedding table of 1M x 64 float32 whose step
+// touches 1% of the rows (one random row in each block of 100), through a
+// coalesced sparse grad. The bytes counted are those the touched rows need:
+// the grad's values, and param and state read and written at those rows.
+constexpr int64_t kTableRows = 1000000, kTableWidth = 64, kRowsPerTouch = 100;
+const char* const kSparseWorkload = "s:1Mx64@1%";
+
+Tensor touched_rows_grad(Generator& gen) {
+  std::vector<int64_t> rows;
+  for (int64_t block = 0; block < kTableRows / kRowsPerTouch; ++block)
+    rows.push_back(block * kRowsPerTouch +
+                   static_cast<int64_t>(rand({}, {.dtype = kFloat64}, &gen).item<double>() * kRowsPerTouch));
+  const auto nnz = static_cast<int64_t>(rows.size());
+  return sparse_coo_tensor(tensor(rows, {1, nnz}), randn({nnz, kTableWidth}, {}, &gen), {kTableRows, kTableWidth},
+                           true);
+}
+
+// SparseAdam (2 state arrays) and sparse Adagrad (1); Adagrad's forloop
+// (foreach=False) is the sparse op chain the default's rows kernel replaces.
+void run_sparse(int repeats, const std::string& filter, int threads, const double* roofs) {
+  struct Row {
+    const char* optimizer;
+    const char* impl;
+    int states;
+    Dict kwargs;
+  };
+  const Row rows[] = {{"SparseAdam", "default", 2, {}},
+                      {"Adagrad", "default", 1, {}},
+                      {"Adagrad", "forloop", 1, Dict{{"foreach", false}, {"fused", false}}}};
+  for (const Row& row : rows) {
+    const std::string label = std::string(row.optimizer) + "/" + row.impl + "/" + kSparseWorkload;
+    if (!filter.empty() && label.find(filter) == std::string::npos) continue;
+    Generator gen(7);
+    Tensor table = randn({kTableRows, kTableWidth}, {}, &gen);
+    table.set_grad(touched_rows_grad(gen));
+    auto opt = optim::make_optimizer(row.optimizer, optim::Params{table}, row.kwargs);
+    const double s = bench::median_seconds(2, repeats, [&] { opt->step(); });
+    const double touched = static_cast<double>(table.grad()._values().numel());
+    const double gbps = bench::optimizer_bytes(row.states) * touched / s / 1e9;
+    std::printf("%-14s %-8s %-14s %3d %12.3f %9.3f %8.2f %8.2f %5.0f%%\n", row.optimizer, row.impl, kSparseWorkload,
+                threads, s * 1e3, s * 1e9 / touched, gbps, roofs[row.states], 100 * gbps / roofs[row.states]);
+    std::fflush(stdout);
+  }
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -111,6 +156,7 @@ int main(int argc, char** argv) {
                       threads, s * 1e3, s * 1e9 / static_cast<double>(numel), gbps, roof, 100 * gbps / roof);
           std::fflush(stdout);
         }
+    run_sparse(repeats, filter, threads, roofs);
   }
   return 0;
 }

@@ -13,4 +13,9 @@ void Backend::fused_pointwise(Dtype, const std::vector<FusedTensor>&, const Fuse
                              device_name(type()), "; use fused=false (the forloop or foreach implementation)");
 }
 
+void Backend::fused_pointwise_rows(Dtype, const std::vector<FusedRows>&, const FusedPointwiseArgs&) {
+  raise<NotImplementedError>("fused optimizer kernels over sparse rows are not implemented on device type ",
+                             device_name(type()));
+}
+
 }  // namespace descent

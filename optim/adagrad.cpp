@@ -4,6 +4,7 @@
 
 #include "optim/kwargs.h"
 #include "optim/pointwise.h"
+#include "optim/sparse_rows.h"
 
 namespace descent::optim {
 
@@ -25,11 +26,15 @@ struct AdagradDefinition : PointwiseDefinition {
     Value lr;
     double lr_decay, weight_decay, initial_accumulator_value, eps;
     bool maximize;
+    // Neither foreach nor fused given: sparse grads take the rows kernel
+    // (descent's default, as for dense grads); foreach=False keeps the op chain.
+    bool default_impl;
   };
   static Hyper read(const ParamGroup& g) {
     return {g.at("lr"),          get_double(g, "lr_decay"),
             get_double(g, "weight_decay"), get_double(g, "initial_accumulator_value"),
-            get_double(g, "eps"),  get_bool(g, "maximize")};
+            get_double(g, "eps"),  get_bool(g, "maximize"),
+            !get_optional_bool(g, "foreach") && !get_optional_bool(g, "fused")};
   }
   static unsigned flags(const Hyper& h) {
     return optim_math::when(h.maximize, Math::kMaximize) | optim_math::when(h.weight_decay != 0, Math::kWeightDecay);
@@ -53,6 +58,9 @@ struct AdagradDefinition : PointwiseDefinition {
     auto sparse = [&](Tensor values) {
       return sparse_coo_tensor(grad._indices(), std::move(values), grad.sizes(), true);
     };
+    if (h.default_impl && fused_rows_apply(param, grad, {*s[Math::sum]}))
+      return fused_rows_step(optim_math::kernel_id<optim_math::SparseAdagrad>(), param, grad, {*s[Math::sum]},
+                             {h.eps}, {-clr});
     const Tensor values = grad._values();
     s[Math::sum]->add_(sparse(values.square()));
     const Tensor std_values = s[Math::sum]->sparse_mask(grad)._values().sqrt_().add_(h.eps);

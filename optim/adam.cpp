@@ -16,6 +16,8 @@ struct AdamDefinition : PointwiseDefinition {
   static constexpr const char* sparse_error =
       "Adam does not support sparse gradients, please consider SparseAdam instead";
   static constexpr bool kFusedStepIsFloat32 = true;
+  // A tensor lr without capturable never defaults to foreach (optimizer-base.md §9.1).
+  static constexpr bool kForeachNeedsCapturableTensorLr = true;
   static constexpr std::array<const char*, Math::kSlots> slot_keys{"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
 
   struct Hyper {

@@ -243,6 +243,16 @@ bool default_to_fused(const Optimizer& optimizer, const ParamGroup& group, const
   return true;
 }
 
+bool default_to_foreach(const ParamGroup& group, const std::vector<ParamRef>& params) {
+  if (get_bool(group, "differentiable")) return false;
+  for (const ParamRef& r : params) {
+    const TensorImpl& p = *r.param_impl;
+    if (p.layout != Layout::Strided || !p.storage->device.is_cuda() || r.grad_impl->layout != Layout::Strided)
+      return false;
+  }
+  return true;
+}
+
 Tensor maybe_negate(const Tensor& grad, bool maximize) { return maximize ? neg(grad) : grad; }
 
 Tensor as_real(const Tensor& t) { return t.is_complex() ? view_as_real(t) : t; }

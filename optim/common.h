@@ -99,13 +99,17 @@ void restore_host_step(TensorImpl& step, double previous);
 
 enum class Implementation { ForLoop, ForEach, Fused };
 // §9.1: explicit flags choose; with neither, the forloop, unless
-// default_to_fused.
+// default_to_fused or default_to_foreach.
 Implementation choose_implementation(const ParamGroup& group);
 // descent's default: with neither foreach nor fused set, the fused kernel
 // runs where its result is the forloop's bit for bit: dense float32 or
 // float64 params with grads of their layout on the CPU, no autograd, no AMP
 // inputs. state_dict and repr still show foreach=None, fused=None.
 bool default_to_fused(const Optimizer& optimizer, const ParamGroup& group, const std::vector<ParamRef>& params);
+// PyTorch's default elsewhere (§9.1): with neither flag set, foreach when
+// the step is not differentiable and every param and grad is a dense tensor
+// on a foreach-capable device (CUDA).
+bool default_to_foreach(const ParamGroup& group, const std::vector<ParamRef>& params);
 
 // How many params ahead the fused paths' loops load metadata (see
 // fused_launch.h).

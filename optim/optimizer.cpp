@@ -167,6 +167,46 @@ Optimizer::Optimizer(std::string name, Dict defaults)
 
 Optimizer::~Optimizer() = default;
 
+namespace {
+Dict deepcopy_dict(const Dict& d) { return descent::deepcopy(Value(d)).to_dict(); }
+
+// copy.deepcopy's memo for tensors: a tensor reached twice is copied once.
+class TensorMemo {
+ public:
+  Tensor copy(const Tensor& t) {
+    if (!t.defined()) return t;
+    auto [it, fresh] = copies_.try_emplace(t.unsafe_get_impl());
+    if (!fresh) return it->second;
+    Tensor c = t.detach().clone();
+    if (t.requires_grad()) c.requires_grad_(true);
+    if (t.grad().defined()) c.set_grad(copy(t.grad()));
+    copies_[t.unsafe_get_impl()] = c;
+    return c;
+  }
+
+ private:
+  std::unordered_map<const TensorImpl*, Tensor> copies_;
+};
+}  // namespace
+
+Optimizer::Optimizer(const Optimizer& other) : Optimizer(other.name_, deepcopy_dict(other.defaults_)) {
+  TensorMemo memo;
+  param_groups_ = other.param_groups_;
+  for (ParamGroup& group : param_groups_) {
+    for (Tensor& p : group.params) p = memo.copy(p);
+    group.options = deepcopy_dict(group.options);
+  }
+  for (const auto& [param, entry] : other.state_.entries()) state_[memo.copy(param)] = deepcopy_dict(entry);
+  state_.extra = deepcopy_dict(other.state_.extra);
+  grad_scale = memo.copy(other.grad_scale);
+  found_inf = memo.copy(other.found_inf);
+}
+
+std::unique_ptr<Optimizer> Optimizer::deepcopy() const {
+  raise<NotImplementedError>(name_, ": deepcopy() is not implemented for this optimizer class (override it: "
+                                    "return std::make_unique<YourOptimizer>(*this);)");
+}
+
 void Optimizer::init_param_groups(Params params) {
   auto& groups = params.groups;
   if (groups.empty() || (groups.size() == 1 && groups[0].params.empty() && groups[0].options.empty()))

@@ -175,7 +175,11 @@ class PointwiseStep {
     Implementation impl = choose_implementation(group_);
     explicitly_fused_ = impl == Implementation::Fused;
     const bool unset = !get_optional_bool(group_, "foreach") && !get_optional_bool(group_, "fused");
-    if (unset && default_to_fused(opt_, group_, params)) impl = Implementation::Fused;
+    if (unset && default_to_fused(opt_, group_, params)) {
+      impl = Implementation::Fused;
+    } else if (unset && default_to_foreach(group_, params) && !tensor_lr_keeps_forloop()) {
+      impl = Implementation::ForEach;
+    }
     if constexpr (TakesSparseGrads<D>)
       if (sparse) {
         if (impl == Implementation::Fused)
@@ -231,6 +235,12 @@ class PointwiseStep {
     const Value& lr = group_.at("lr");
     if (lr.is_number() || lr.is_tensor()) check(lr.to_double());
     for (double v : D::scalars(h_)) check(v);
+  }
+
+  bool tensor_lr_keeps_forloop() const {
+    if constexpr (requires { D::kForeachNeedsCapturableTensorLr; })
+      return group_.at("lr").is_tensor() && !get_bool(group_, "capturable");
+    return false;
   }
 
   bool slot_active(std::size_t k) const { return optim_math::Flags{flags_}.has(M::kSlotFlags[k]); }

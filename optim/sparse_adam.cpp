@@ -5,6 +5,7 @@
 #include "optim/common.h"
 #include "optim/kwargs.h"
 #include "optim/pointwise.h"
+#include "optim/sparse_rows.h"
 
 namespace descent::optim {
 
@@ -44,7 +45,17 @@ struct Hyper {
 
 // One param's update, in PyTorch's op order (torch/optim/_functional.py).
 // grad: coalesced, maximize applied.
+// The rows kernel (devices/optim_math/sparse_adam.h) runs the same ops in
+// one pass where it applies.
 void update(const Hyper& h, double step, Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq) {
+  const double bias_correction1 = 1 - std::pow(h.beta1, step);
+  const double bias_correction2 = 1 - std::pow(h.beta2, step);
+  // A tensor lr makes this a tensor expression in the lr's dtype, as in PyTorch.
+  const double step_size =
+      lr_expression(h.lr, [&](auto lr) { return lr * std::sqrt(bias_correction2) / bias_correction1; });
+  if (fused_rows_apply(param, grad, {exp_avg, exp_avg_sq}))
+    return fused_rows_step(optim_math::kernel_id<optim_math::SparseAdam>(), param, grad, {exp_avg, exp_avg_sq},
+                           {1 - h.beta1, 1 - h.beta2, h.eps}, {-step_size});
   const Tensor values = grad._values();
   const Tensor indices = grad._indices();
   auto sparse = [&](Tensor v) { return sparse_coo_tensor(indices, std::move(v), grad.sizes(), true); };
@@ -57,11 +68,6 @@ void update(const Hyper& h, double step, Tensor& param, const Tensor& grad, Tens
   // The new moments at the indices, from the values in hand (no second sparse_mask).
   Tensor numer = exp_avg_update.add_(old_exp_avg);
   Tensor denom = exp_avg_sq_update.add_(old_exp_avg_sq).sqrt_().add_(h.eps);
-  const double bias_correction1 = 1 - std::pow(h.beta1, step);
-  const double bias_correction2 = 1 - std::pow(h.beta2, step);
-  // A tensor lr makes this a tensor expression in the lr's dtype, as in PyTorch.
-  const double step_size =
-      lr_expression(h.lr, [&](auto lr) { return lr * std::sqrt(bias_correction2) / bias_correction1; });
   param.add_(sparse(numer.div_(denom).mul(-step_size)));
 }
 }  // namespace

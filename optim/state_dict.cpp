@@ -139,7 +139,7 @@ void Optimizer::load_state_dict(const Dict& state_dict) {
         ng.param_names = std::move(names);
         continue;
       }
-      ng.options.set(key, deepcopy(value));
+      ng.options.set(key, descent::deepcopy(value));
     }
     new_groups.push_back(std::move(ng));
   }
@@ -154,7 +154,7 @@ void Optimizer::load_state_dict(const Dict& state_dict) {
       if (id)
         raise<ValueError>(name_, ".load_state_dict: state has an entry for parameter id ", *id,
                           ", but no param group lists that id (the state dict's 'params' and 'state' disagree)");
-      new_state.extra.set(key, deepcopy(value));
+      new_state.extra.set(key, descent::deepcopy(value));
       continue;
     }
     if (!value.is_dict())

@@ -5,16 +5,20 @@
 #include <cstring>
 #include <limits>
 
+#include "descent/tensor/memory_stats.h"
 #include "tensor/native.h"
 
 namespace descent {
 
 Storage::Storage(std::size_t n, Device d) : nbytes(n), device(d) {
   data = backend_for(d.type).allocate(n, d.index);
+  detail::record_allocation(d.type, static_cast<int64_t>(n));
 }
 Storage::Storage(void* borrowed, std::size_t n, Device d) : data(borrowed), nbytes(n), device(d), owned(false) {}
 Storage::~Storage() {
-  if (owned && data != nullptr) backend_for(device.type).deallocate(data, device.index);
+  if (!owned || data == nullptr) return;
+  backend_for(device.type).deallocate(data, device.index);
+  detail::record_release(device.type, static_cast<int64_t>(nbytes));
 }
 
 std::string shape_to_string(const Shape& shape) {

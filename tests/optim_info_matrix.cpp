@@ -38,6 +38,9 @@ OptimizerInfo adafactor_row() {
   OptimizerInfo info;
   info.name = "Adafactor";
   info.supported_impls = {"foreach"};
+  info.foreach_intermediates = 2;
+  info.foreach_intermediates_maximize = 3;
+  info.skips["test_defaults_changed_to_foreach"] = "Adafactor never defaults to foreach (optimizer-base.md §9.1)";
   info.supports_complex = false;
   info.has_step_state = true;
   info.not_og_supported_flags = {"foreach"};

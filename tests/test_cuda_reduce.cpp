@@ -247,6 +247,71 @@ void check_fused_pointwise(Backend& dev) {
                        TypeError);
 }
 
+// The same kernels over touched rows only (fused_pointwise_rows): two
+// tables of several rows, a few of them touched, every buffer (untouched
+// rows included) equal to the CPU backend's bit for bit.
+void check_fused_pointwise_rows(Backend& dev) {
+  struct Table {
+    int64_t rows, row_size;
+    std::vector<int64_t> touched;
+  };
+  const std::vector<Table> tables = {{10, 7, {8, 0, 3}}, {5, 1, {4}}, {3, 4, {}}};
+  unsigned seed = 12000;
+  for (int id = 0;; ++id) {
+    unsigned flag_bits = 0;
+    if (!optim_math::dispatch_kernel(id, [&](auto math) { flag_bits = decltype(math)::kFlagBits; })) break;
+    for (unsigned flags = 0; flags < (1u << flag_bits); ++flags)
+      for (Dtype dtype : {kFloat32, kFloat64, kFloat16, kBFloat16}) {
+        FusedPointwiseArgs args;
+        args.kernel = id;
+        args.flags = flags;
+        for (std::size_t k = 0; k < kMaxFusedScalars; ++k) args.scalars[k] = 0.05 + 0.1 * static_cast<double>(k);
+        std::vector<Host> buffers;  // per table: param, values, rows (int64), state...
+        for (const Table& t : tables) {
+          const int64_t n = t.rows * t.row_size, nnz = static_cast<int64_t>(t.touched.size());
+          buffers.push_back(random_host(dtype, n, seed++, Values::Finite));
+          buffers.push_back(random_host(dtype, nnz * t.row_size, seed++, Values::Finite));
+          std::vector<C> rows;
+          for (int64_t r : t.touched) rows.emplace_back(static_cast<double>(r));
+          buffers.push_back(host_of(rows, kInt64));
+          for (std::size_t k = 0; k < kMaxFusedState; ++k) buffers.push_back(random_host(dtype, n, seed++, Values::NearOne));
+        }
+        auto run = [&](Backend& be) {
+          std::vector<std::unique_ptr<DeviceBuffer>> device;
+          for (const Host& h : buffers) device.push_back(std::make_unique<DeviceBuffer>(be, h));
+          std::vector<FusedRows> launch;
+          const std::size_t per = 3 + kMaxFusedState;
+          for (std::size_t t = 0; t < tables.size(); ++t) {
+            FusedRows fr;
+            fr.param = device[per * t]->get();
+            fr.values = device[per * t + 1]->get();
+            fr.rows = static_cast<const int64_t*>(device[per * t + 2]->get());
+            for (std::size_t k = 0; k < kMaxFusedState; ++k) fr.state[k] = device[per * t + 3 + k]->get();
+            fr.nrows = static_cast<int64_t>(tables[t].touched.size());
+            fr.row_size = tables[t].row_size;
+            for (std::size_t k = 0; k < kMaxFusedTensorScalars; ++k)
+              fr.scalars[k] = -0.01 * static_cast<double>(k + 1 + t);
+            launch.push_back(fr);
+          }
+          be.fused_pointwise_rows(dtype, launch, args);
+          std::vector<Host> out;
+          for (const auto& d : device) out.push_back(d->download());
+          return out;
+        };
+        const std::vector<Host> got = run(dev), want = run(cpu());
+        for (std::size_t b = 0; b < got.size(); ++b) {
+          INFO("kernel ", id, " flags ", flags, " on ", to_string(dtype), ", buffer ", b);
+          const std::string diff = mismatch(got[b], want[b], Tol{});
+          CHECK_MESSAGE(diff.empty(), diff);
+        }
+      }
+  }
+  FusedPointwiseArgs unknown;
+  unknown.kernel = 1000;
+  CHECK_THROWS_WITH_AS(dev.fused_pointwise_rows(kFloat32, {}, unknown), doctest::Contains("unknown kernel id 1000"),
+                       ValueError);
+}
+
 }  // namespace
 
 TEST_CASE("thrust-host backend: matmul matches the CPU backend") {
@@ -278,6 +343,14 @@ TEST_CASE("cuda device: fused optimizer kernels match the CPU backend bit for bi
   if (Backend* dev = gpu()) {
     check_fused_pointwise(*dev);
   }
+}
+
+TEST_CASE("thrust-host backend: fused kernels over sparse rows match the CPU backend bit for bit") {
+  if (Backend* dev = thrust_host()) check_fused_pointwise_rows(*dev);
+}
+
+TEST_CASE("cuda device: fused kernels over sparse rows match the CPU backend bit for bit") {
+  if (Backend* dev = gpu()) check_fused_pointwise_rows(*dev);
 }
 
 TEST_CASE("thrust-host backend: reductions and matmul raise the CPU backend's error types") {

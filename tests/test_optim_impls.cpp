@@ -10,6 +10,7 @@
 
 #include "descent/autograd/autograd.h"
 #include "descent/optim/lr_scheduler.h"
+#include "descent/tensor/memory_stats.h"
 #include "optim_registry.h"
 
 using namespace descent;
@@ -519,4 +520,50 @@ TEST_CASE("test_set_default_dtype_works_with_foreach (step dtype)") {
         CHECK(opt->state()[p].at("step").to_tensor().dtype() == expected);
       }
   }
+}
+
+namespace {
+// The most host bytes held during the second step of an optimizer over 10
+// float32 16x8 params (PyTorch's sizes), with `flag` set as given.
+int64_t second_step_peak(const OptimizerInfo& info, Dict config, const char* flag, bool on) {
+  config.set(flag, on);
+  Generator gen(3);
+  std::vector<Tensor> params;
+  for (int i = 0; i < 10; ++i) params.push_back(rand({16, 8}, {}, &gen));
+  auto opt = make(info, Params(params), config);
+  for (Tensor& p : params) p.set_grad(rand({16, 8}, {}, &gen));
+  step_once(info, *opt);
+  reset_peak_memory_stats(kCPU);
+  step_once(info, *opt);
+  return memory_stats(kCPU).peak_allocated;
+}
+}  // namespace
+
+// The CPU form of the GPU test, through descent's storage accounting: a
+// foreach step holds at most the row's budget of param-sized
+// intermediates beyond the forloop's peak; a fused step holds no more than
+// the forloop.
+TEST_CASE("test_peak_memory_foreach") {
+  const int64_t all_params = 10 * 16 * 8 * 4;
+  int measured = 0;
+  for (const OptimizerInfo& info : rows_for("test_peak_memory_foreach"))
+    for (const char* flag : {"foreach", "fused"}) {
+      if (!info.supports(flag)) continue;
+      for (const Dict& config : cpu_inputs(info, kFloat32)) {
+        if (std::string(flag) == "foreach" && info.foreach_rejects_tensor_lr && config.contains("lr") &&
+            config.at("lr").is_tensor())
+          continue;
+        INFO(info.name, " ", describe(config), " ", std::string(flag));
+        const int64_t forloop = second_step_peak(info, config, flag, false);
+        const int64_t other = second_step_peak(info, config, flag, true);
+        const int pytorch_budget = flag_on(config, "maximize") ? info.foreach_intermediates_maximize
+                                                                 : info.foreach_intermediates;
+        const int budget =
+            std::string(flag) == "fused" ? 0 : pytorch_budget + info.foreach_intermediates_over_pytorch;
+        CHECK_MESSAGE(other <= forloop + budget * all_params, std::string(flag), " peak ", other, " bytes, forloop ",
+                      forloop, " bytes, budget ", budget, " x ", all_params);
+        ++measured;
+      }
+    }
+  CHECK(measured > 0);
 }

@@ -36,10 +36,14 @@ struct SmallModel {
   nn::Sequential model;
   Tensor input;
   SmallModel() : model(nn::Linear(4, 2), nn::BatchNorm1d(2)), input(rand({3, 4})) {}
-  Tensor closure(Optimizer& opt) {
+  // With sparse_grads the grads are made sparse (SparseAdam takes no others).
+  Tensor closure(Optimizer& opt, bool sparse_grads = false) {
     opt.zero_grad();
     Tensor loss = model.forward(input).sum();
     loss.backward();
+    if (sparse_grads)
+      for (Tensor p : model.parameters())
+        if (p.grad().defined()) p.set_grad(p.grad().to_sparse());
     return loss;
   }
 };
@@ -109,7 +113,7 @@ TEST_CASE("test_can_load_older_state_dict") {
 
 TEST_CASE("test_can_load_from_to_named_state_dict") {
   for (const OptimizerInfo& info : rows_for("test_can_load_from_to_named_state_dict")) {
-    if (info.only_supports_sparse_grads) continue;
+    const bool sparse = info.only_supports_sparse_grads;
     for (const Dict& config : expanded_configs(info, kFloat32, {"differentiable"}))
       for (bool named0 : {false, true})
         for (bool named1 : {false, true}) {
@@ -125,11 +129,11 @@ TEST_CASE("test_can_load_from_to_named_state_dict") {
           };
           auto opt = make(info, params(named0), config);
           step_n(
-              info, *opt, [&] { return m.closure(*opt); }, 3);
+              info, *opt, [&] { return m.closure(*opt, sparse); }, 3);
           auto opt2 = make(info, params(named1), config);
           CHECK_NOTHROW(opt2->load_state_dict(opt->state_dict()));
           CHECK_NOTHROW(step_n(
-              info, *opt2, [&] { return m.closure(*opt2); }, 1));
+              info, *opt2, [&] { return m.closure(*opt2, sparse); }, 1));
           if (named0 || named1) {
             const auto& names = opt2->param_groups()[0].param_names;
             REQUIRE(names.has_value());
@@ -530,4 +534,71 @@ TEST_CASE("state_dict and load_state_dict of 100k params are linear") {
   CHECK(opt->state().size() == static_cast<std::size_t>(n));
   CHECK(opt->state()[params[n - 1]].at("momentum_buffer").to_double() == 1.0);
   CHECK(sd.at("state").to_dict().keys().back() == Key(int64_t{n - 1}));
+}
+
+// C++ form of the Python test: deepcopy() keeps every public attribute —
+// name, defaults, param groups (over copied params), state (keyed by the
+// copies, tensors not shared), grad_scale/found_inf — and leaves out the
+// hooks (optimizer-base.md §8). The copy then steps exactly as the original.
+TEST_CASE("test_deepcopy_copies_all_public_attrs") {
+  for (const OptimizerInfo& info : rows_for("test_deepcopy_copies_all_public_attrs"))
+    for (const Dict& config : expanded_configs(info, kFloat32, {"differentiable"})) {
+      INFO(info.name, " ", describe(config));
+      const bool sparse = info.only_supports_sparse_grads;
+      Quadratic q(3, 2, kFloat32, 21);
+      auto opt = make(info, Params(params_for(info, {q.weight, q.bias})), config);
+      step_n(
+          info, *opt, [&] { return q.closure(*opt, sparse); }, 3);
+      int hook_calls = 0;
+      HandleGuard guard{{opt->register_step_post_hook([&](Optimizer&, const optim::StepArgs&) { ++hook_calls; })}};
+      std::unique_ptr<Optimizer> copy = opt->deepcopy();
+
+      CHECK(copy->name() == opt->name());
+      CHECK(Value(copy->defaults()) == Value(opt->defaults()));
+      REQUIRE(copy->param_groups().size() == opt->param_groups().size());
+      for (std::size_t g = 0; g < opt->param_groups().size(); ++g) {
+        const ParamGroup& a = opt->param_groups()[g];
+        const ParamGroup& b = copy->param_groups()[g];
+        CHECK(Value(b.options) == Value(a.options));
+        CHECK(b.param_names == a.param_names);
+        REQUIRE(b.params.size() == a.params.size());
+        for (std::size_t i = 0; i < a.params.size(); ++i) {
+          CHECK(b.params[i].unsafe_get_impl() != a.params[i].unsafe_get_impl());
+          CHECK(b.params[i].requires_grad() == a.params[i].requires_grad());
+          CHECK(equal(b.params[i].detach(), a.params[i].detach()));
+          CHECK(b.params[i].grad().defined() == a.params[i].grad().defined());
+        }
+      }
+      REQUIRE(copy->state().size() == opt->state().size());
+      for (std::size_t i = 0; i < opt->state().size(); ++i) {
+        const auto& [param, entry] = opt->state().entries()[i];
+        const auto& [copied_param, copied_entry] = copy->state().entries()[i];
+        CHECK(copied_param.unsafe_get_impl() != param.unsafe_get_impl());
+        CHECK(Value(copied_entry) == Value(entry));
+      }
+      CHECK(Value(copy->state_dict()) == Value(opt->state_dict()));
+
+      // The two now step independently and identically; only the original has the hook.
+      std::vector<Tensor> copied = copy->param_groups()[0].params;
+      Quadratic c = q;
+      c.weight = copied[0];
+      c.bias = copied.size() > 1 ? copied[1] : q.bias.detach().clone().requires_grad_();
+      for (int i = 0; i < 3; ++i) {
+        step_once(info, *opt, [&] { return q.closure(*opt, sparse); });
+        step_once(info, *copy, [&] { return c.closure(*copy, sparse); });
+        CHECK(equal(c.weight.detach(), q.weight.detach()));
+      }
+      CHECK(hook_calls == 3);
+      CHECK(Value(copy->state_dict()) == Value(opt->state_dict()));
+    }
+}
+
+TEST_CASE("deepcopy of an optimizer class that does not override it raises NotImplementedError") {
+  struct Plain : Optimizer {
+    explicit Plain(Params params) : Optimizer("Plain", Dict{{"lr", 0.1}}) { init_param_groups(std::move(params)); }
+    void step_group(ParamGroup&) override {}
+  };
+  Plain plain(Params{randn({2}).requires_grad_()});
+  CHECK_THROWS_WITH_AS(plain.deepcopy(), doctest::Contains("Plain: deepcopy() is not implemented"),
+                       NotImplementedError);
 }

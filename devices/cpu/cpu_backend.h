@@ -25,6 +25,8 @@ class CpuBackend final : public Backend {
               bool broadcast_a, bool broadcast_c) override;
   void fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& tensors,
                        const FusedPointwiseArgs& args) override;
+  void fused_pointwise_rows(Dtype dtype, const std::vector<FusedRows>& tensors,
+                            const FusedPointwiseArgs& args) override;
   void synchronize() override {}
 };
 

@@ -2,6 +2,7 @@
 // devices/optim_math/kernels.h through one loop template. The kernel's flag
 // mask becomes a compile-time constant, so each variant's loop is straight
 // code over restrict arrays that the compiler vectorises.
+#include <algorithm>
 #include <array>
 #include <type_traits>
 
@@ -34,9 +35,10 @@ constexpr bool slot_active(std::size_t k) {
   return k < M::kSlots && optim_math::StaticFlags<Mask>::has(M::kSlotFlags[k < M::kSlots ? k : 0]);
 }
 
-template <class M, class S, unsigned Mask, bool Unscale, class T = math::opmath_t<S>>
+// G: S, or const S where the grad is only read (no unscaling).
+template <class M, class S, unsigned Mask, bool Unscale, class G, class T = math::opmath_t<S>>
 void pointwise_range(const std::array<T, kMaxFusedScalars>& h, const std::array<T, kMaxFusedTensorScalars>& t,
-                     T grad_scale, int64_t n, S* __restrict p, S* __restrict g, S* __restrict s0,
+                     T grad_scale, int64_t n, S* __restrict p, G* __restrict g, S* __restrict s0,
                      S* __restrict s1, S* __restrict s2) {
   constexpr optim_math::StaticFlags<Mask> flags{};
   constexpr bool a0 = slot_active<M, Mask>(0), a1 = slot_active<M, Mask>(1), a2 = slot_active<M, Mask>(2);
@@ -71,13 +73,52 @@ void pointwise_kernel(const std::vector<FusedTensor>& tensors, const FusedPointw
   const auto h = rounded<T>(args.scalars);
   const T grad_scale = Unscale ? static_cast<T>(*args.amp.grad_scale) : T(1);
   for_each_chunk(tensors, [&](const FusedTensor& t, int64_t begin, int64_t end) {
-    pointwise_range<M, S, Mask, Unscale>(h, rounded<T>(t.scalars), grad_scale, end - begin,
+    pointwise_range<M, S, Mask, Unscale, S>(h, rounded<T>(t.scalars), grad_scale, end - begin,
                                          element<S>(t.param, begin), element<S>(t.grad, begin),
                                          element<S>(t.state[0], begin), element<S>(t.state[1], begin),
                                          element<S>(t.state[2], begin));
   });
 }
+// Each touched row is one contiguous run of param, state and grad values.
+template <class M, class S, unsigned Mask>
+void rows_kernel(const std::vector<FusedRows>& tensors, const FusedPointwiseArgs& args) {
+  using T = math::opmath_t<S>;
+  const auto h = rounded<T>(args.scalars);
+  for (const FusedRows& t : tensors) {
+    const auto ts = rounded<T>(t.scalars);
+    const S* values = static_cast<const S*>(t.values);
+    const int64_t grain = std::max<int64_t>(1, kGrainSize / std::max<int64_t>(t.row_size, 1));
+    parallel_for(0, t.nrows, grain, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        const int64_t at = t.rows[i] * t.row_size;
+        pointwise_range<M, S, Mask, false, const S>(h, ts, T(1), t.row_size, element<S>(t.param, at),
+                                                    values + i * t.row_size, element<S>(t.state[0], at),
+                                                    element<S>(t.state[1], at), element<S>(t.state[2], at));
+      }
+    });
+  }
+}
+
+// Runs fn(Math, mask constant) for the launch's kernel and flags.
+template <class Fn>
+void dispatch_launch(const FusedPointwiseArgs& args, Fn&& fn) {
+  const bool known = optim_math::dispatch_kernel(args.kernel, [&](auto math) {
+    using M = decltype(math);
+    with_mask<M::kFlagBits>(args.flags, [&](auto mask) { fn(math, mask); });
+  });
+  if (!known) raise<ValueError>("fused_pointwise: unknown kernel id ", args.kernel);
+}
 }  // namespace
+
+void CpuBackend::fused_pointwise_rows(Dtype dtype, const std::vector<FusedRows>& tensors,
+                                      const FusedPointwiseArgs& args) {
+  if (args.amp.grad_scale != nullptr || args.amp.found_inf != nullptr)
+    raise<ValueError>("fused_pointwise_rows: AMP inputs (grad_scale, found_inf) are not supported over rows");
+  dispatch_floating("fused_pointwise_rows", dtype, [&](auto tag) {
+    using S = decltype(tag);
+    dispatch_launch(args, [&](auto math, auto mask) { rows_kernel<decltype(math), S, decltype(mask)::value>(tensors, args); });
+  });
+}
 
 void CpuBackend::fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& tensors,
                                  const FusedPointwiseArgs& args) {
@@ -85,14 +126,10 @@ void CpuBackend::fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& te
   if (args.amp.found_inf != nullptr && *args.amp.found_inf != 0.0f) return;
   dispatch_floating("fused_pointwise", dtype, [&](auto tag) {
     using S = decltype(tag);
-    const bool known = optim_math::dispatch_kernel(args.kernel, [&](auto math) {
-      using M = decltype(math);
-      with_mask<M::kFlagBits>(args.flags, [&](auto mask) {
-        with_constants([&](auto unscale) { pointwise_kernel<M, S, mask(), unscale()>(tensors, args); },
-                       args.amp.grad_scale != nullptr);
-      });
+    dispatch_launch(args, [&](auto math, auto mask) {
+      with_constants([&](auto unscale) { pointwise_kernel<decltype(math), S, decltype(mask)::value, decltype(unscale)::value>(tensors, args); },
+                     args.amp.grad_scale != nullptr);
     });
-    if (!known) raise<ValueError>("fused_pointwise: unknown kernel id ", args.kernel);
   });
 }
 

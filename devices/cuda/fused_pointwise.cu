@@ -1,5 +1,6 @@
 // The fused pointwise optimizer kernels (every kernel of
-// devices/optim_math/kernels.h): one launch per dtype bucket, one thread per
+// devices/optim_math/kernels.h), over whole tensors or over the rows a
+// sparse gradient touches: one launch per dtype bucket, one thread per
 // element of all its tensors together, each thread finding its tensor by
 // binary search in the table uploaded once per step. The per-element math is
 // the same header the CPU backend runs, so the results agree bit for bit.
@@ -57,7 +58,75 @@ struct PointwiseKernel {
   }
 };
 
+// A tensor of a rows launch: its touched rows are flat elements
+// [start, start + nrows·row_size) of the launch.
+template <class S>
+struct RowsTensor {
+  S* param;
+  const S* values;
+  S* state[kMaxFusedState];
+  const int64_t* rows;
+  int64_t row_size;
+  int64_t start;
+  math::opmath_t<S> scalars[kMaxFusedTensorScalars];
+};
+
+template <class M, class S>
+struct RowsKernel {
+  using T = math::opmath_t<S>;
+  const RowsTensor<S>* tensors;
+  int64_t count;
+  T scalars[kMaxFusedScalars];
+  optim_math::Flags flags;
+  bool active[kMaxFusedState];
+
+  DESCENT_HOST_DEVICE void operator()(int64_t i) const {
+    const RowsTensor<S>& t = tensors[find_tensor(tensors, count, i)];
+    const int64_t j = i - t.start;
+    const int64_t at = t.rows[j / t.row_size] * t.row_size + j % t.row_size;
+    T p = math::convert<T>(t.param[at]);
+    const T g = math::convert<T>(t.values[j]);
+    T s[kMaxFusedState] = {};
+    for (int k = 0; k < M::kSlots; ++k)
+      if (active[k]) s[k] = math::convert<T>(t.state[k][at]);
+    M::update(flags, scalars, t.scalars, p, g, s);
+    t.param[at] = math::convert<S>(p);
+    for (int k = 0; k < M::kSlots; ++k)
+      if (active[k]) t.state[k][at] = math::convert<S>(s[k]);
+  }
+};
+
 }  // namespace
+
+void fused_pointwise_rows(Dtype dtype, const std::vector<FusedRows>& tensors, const FusedPointwiseArgs& args) {
+  if (!optim_math::dispatch_kernel(args.kernel, [](auto) {}))
+    raise<ValueError>("fused_pointwise: unknown kernel id ", args.kernel);
+  if (args.amp.grad_scale != nullptr || args.amp.found_inf != nullptr)
+    raise<ValueError>("fused_pointwise_rows: AMP inputs (grad_scale, found_inf) are not supported over rows");
+  dispatch_floating("fused_pointwise_rows", dtype, [&](auto tag) {
+    using S = typename decltype(tag)::type;
+    using T = math::opmath_t<S>;
+    std::vector<RowsTensor<S>> table;
+    int64_t total = 0;
+    for (const FusedRows& t : tensors) {
+      if (t.nrows == 0 || t.row_size == 0) continue;
+      RowsTensor<S> entry{static_cast<S*>(t.param), static_cast<const S*>(t.values), {}, t.rows, t.row_size, total, {}};
+      for (std::size_t k = 0; k < kMaxFusedState; ++k) entry.state[k] = static_cast<S*>(t.state[k]);
+      for (std::size_t k = 0; k < kMaxFusedTensorScalars; ++k) entry.scalars[k] = static_cast<T>(t.scalars[k]);
+      table.push_back(entry);
+      total += t.nrows * t.row_size;
+    }
+    if (total == 0) return;
+    const DeviceTable<RowsTensor<S>> device_table(table);
+    optim_math::dispatch_kernel(args.kernel, [&](auto math) {
+      using M = decltype(math);
+      RowsKernel<M, S> kernel{device_table.get(), static_cast<int64_t>(table.size()), {}, {args.flags}, {}};
+      for (int k = 0; k < M::kSlots; ++k) kernel.active[k] = kernel.flags.has(M::kSlotFlags[k]);
+      for (std::size_t k = 0; k < kMaxFusedScalars; ++k) kernel.scalars[k] = static_cast<T>(args.scalars[k]);
+      thrust::for_each_n(policy(), first_index(), total, kernel);
+    });
+  });
+}
 
 void fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedPointwiseArgs& args) {
   if (!optim_math::dispatch_kernel(args.kernel, [](auto) {}))

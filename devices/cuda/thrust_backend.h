@@ -23,6 +23,7 @@ void reduce(const ReduceArgs& args);
 void matmul(Dtype dtype, const void* a, const void* c, void* out, int64_t batch, int64_t m, int64_t k,
             int64_t n, bool broadcast_a, bool broadcast_c);
 void fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedPointwiseArgs& args);
+void fused_pointwise_rows(Dtype dtype, const std::vector<FusedRows>& tensors, const FusedPointwiseArgs& args);
 
 // Runs fn on the device owning `ptr`, turning Thrust's exceptions (launch
 // failures, out of memory for temporaries) into descent errors.
@@ -64,6 +65,11 @@ class ThrustBackend : public Backend {
                        const FusedPointwiseArgs& args) override {
     run("fused_pointwise", tensors.empty() ? nullptr : tensors[0].param,
         [&] { DESCENT_THRUST_NS::fused_pointwise(dtype, tensors, args); });
+  }
+  void fused_pointwise_rows(Dtype dtype, const std::vector<FusedRows>& tensors,
+                            const FusedPointwiseArgs& args) override {
+    run("fused_pointwise_rows", tensors.empty() ? nullptr : tensors[0].param,
+        [&] { DESCENT_THRUST_NS::fused_pointwise_rows(dtype, tensors, args); });
   }
 };
 

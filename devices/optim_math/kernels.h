@@ -1,5 +1,6 @@
 #pragma once
-// The list of fused pointwise kernels. A kernel is an optimizer's math
+// The list of fused pointwise kernels (dense, and over the rows a sparse
+// gradient touches: Backend::fused_pointwise_rows). A kernel is an optimizer's math
 // (devices/optim_math/<name>.h); its position in this list is the id that a
 // FusedPointwiseArgs carries to the backend, so neither backend.h nor any
 // tensor header names an optimizer. Both backends expand the list into one
@@ -16,6 +17,8 @@
 #include "devices/optim_math/rmsprop.h"
 #include "devices/optim_math/rprop.h"
 #include "devices/optim_math/sgd.h"
+#include "devices/optim_math/sparse_adagrad.h"
+#include "devices/optim_math/sparse_adam.h"
 
 namespace descent::optim_math {
 
@@ -29,7 +32,9 @@ namespace descent::optim_math {
   X(RAdam)                           \
   X(RMSprop)                         \
   X(Rprop)                           \
-  X(SGD)
+  X(SGD)                             \
+  X(SparseAdagrad)                   \
+  X(SparseAdam)
 
 enum class KernelId : int {
 #define DESCENT_KERNEL_ID(name) name,

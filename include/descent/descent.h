@@ -7,6 +7,7 @@
 #include "descent/error.h"
 #include "descent/tensor/foreach.h"
 #include "descent/tensor/generator.h"
+#include "descent/tensor/memory_stats.h"
 #include "descent/tensor/ops.h"
 #include "descent/tensor/scalar.h"
 #include "descent/tensor/tensor.h"

@@ -115,6 +115,22 @@ struct FusedPointwiseArgs {
   AmpInputs amp;
 };
 
+// One tensor of a fused update over the rows a sparse gradient touches:
+// param and state buffers are dense [rows x row_size] row-major; the grad's
+// values hold one row of row_size elements for each entry of `rows`, whose
+// row numbers (on the kernel's device) are distinct and below the param's
+// row count — the caller checks both, the kernel reads and writes only
+// those rows.
+struct FusedRows {
+  void* param = nullptr;
+  const void* values = nullptr;
+  std::array<void*, kMaxFusedState> state{};
+  const int64_t* rows = nullptr;
+  int64_t nrows = 0;
+  int64_t row_size = 0;
+  std::array<double, kMaxFusedTensorScalars> scalars{};
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -145,6 +161,10 @@ class Backend {
   // list. A backend without it reports NotImplementedError.
   virtual void fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& tensors,
                                const FusedPointwiseArgs& args);
+  // The same kernels over the touched rows only (sparse gradients): one
+  // pass over those rows of param and state. No AMP inputs.
+  virtual void fused_pointwise_rows(Dtype dtype, const std::vector<FusedRows>& tensors,
+                                    const FusedPointwiseArgs& args);
 
   // Wait until all queued work is complete (no-op on the CPU).
   virtual void synchronize() = 0;

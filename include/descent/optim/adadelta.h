@@ -39,6 +39,7 @@ struct AdadeltaOptions {
 
 class Adadelta : public PointwiseOptimizer {
  public:
+  std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<Adadelta>(*this); }
   explicit Adadelta(Params params, const AdadeltaOptions& options = {});
 
  protected:

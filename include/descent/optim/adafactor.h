@@ -49,6 +49,7 @@ struct AdafactorOptions {
 // a numeric `step` made a tensor), as PyTorch's __setstate__ does.
 class Adafactor : public PointwiseOptimizer {
  public:
+  std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<Adafactor>(*this); }
   explicit Adafactor(Params params, const AdafactorOptions& options = {});
 
  protected:

@@ -40,6 +40,7 @@ struct AdagradOptions {
 
 class Adagrad : public PointwiseOptimizer {
  public:
+  std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<Adagrad>(*this); }
   explicit Adagrad(Params params, const AdagradOptions& options = {});
 
  protected:

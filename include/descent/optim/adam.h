@@ -75,6 +75,7 @@ struct AdamWOptions {
 
 class Adam : public PointwiseOptimizer {
  public:
+  std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<Adam>(*this); }
   explicit Adam(Params params, const AdamOptions& options = {});
 
  protected:
@@ -85,6 +86,7 @@ class Adam : public PointwiseOptimizer {
 
 class AdamW : public Adam {
  public:
+  std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<AdamW>(*this); }
   explicit AdamW(Params params, const AdamWOptions& options = {});
 
  protected:

@@ -39,6 +39,7 @@ struct AdamaxOptions {
 
 class Adamax : public PointwiseOptimizer {
  public:
+  std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<Adamax>(*this); }
   explicit Adamax(Params params, const AdamaxOptions& options = {});
 
  protected:

@@ -41,6 +41,7 @@ struct ASGDOptions {
 
 class ASGD : public PointwiseOptimizer {
  public:
+  std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<ASGD>(*this); }
   explicit ASGD(Params params, const ASGDOptions& options = {});
 
  protected:

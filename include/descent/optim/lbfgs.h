@@ -51,6 +51,7 @@ struct LBFGSOptions {
 
 class LBFGS : public Optimizer {
  public:
+  std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<LBFGS>(*this); }
   // One param group only (ValueError otherwise).
   explicit LBFGS(Params params, const LBFGSOptions& options = {});
 

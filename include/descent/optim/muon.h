@@ -49,6 +49,7 @@ struct MuonOptions {
 
 class Muon : public Optimizer {
  public:
+  std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<Muon>(*this); }
   // ValueError unless every param of `params` is 2-D (params added later by
   // add_param_group are checked at the step, by their grads).
   explicit Muon(Params params, const MuonOptions& options = {});

@@ -45,6 +45,7 @@ struct NAdamOptions {
 
 class NAdam : public PointwiseOptimizer {
  public:
+  std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<NAdam>(*this); }
   explicit NAdam(Params params, const NAdamOptions& options = {});
 
  protected:

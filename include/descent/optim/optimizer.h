@@ -120,8 +120,16 @@ RemovableHandle register_optimizer_step_post_hook(StepPostHook hook);
 class Optimizer {
  public:
   virtual ~Optimizer();
-  Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
+
+  // Python's copy.deepcopy(optimizer): an optimizer of the same class over
+  // copies of the params (values, requires_grad and grads cloned) with the
+  // defaults, param groups and state deep-copied, the state keyed by the
+  // copies. What PyTorch's pickled form leaves out is not copied
+  // (optimizer-base.md §8): hooks, the step count, the state cache. The
+  // built-in optimizers override it; a subclass that does not raises
+  // NotImplementedError.
+  virtual std::unique_ptr<Optimizer> deepcopy() const;
 
   // "Adam", "SGD": the class name PyTorch would print.
   const std::string& name() const { return name_; }
@@ -159,6 +167,10 @@ class Optimizer {
  protected:
   // defaults: every option with its default value; groups: as the user gave them.
   Optimizer(std::string name, Dict defaults);
+  // The deep copy deepcopy() returns (subclasses' copy constructors call it):
+  // copying an optimizer object is copy.deepcopy, never a second view of
+  // the same params.
+  Optimizer(const Optimizer& other);
   // Called by subclass constructors after validating their options.
   void init_param_groups(Params params);
   // The update of one group; gradient recording is already set per `differentiable`.

@@ -44,6 +44,7 @@ struct RAdamOptions {
 
 class RAdam : public PointwiseOptimizer {
  public:
+  std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<RAdam>(*this); }
   explicit RAdam(Params params, const RAdamOptions& options = {});
 
  protected:

@@ -45,6 +45,7 @@ struct RMSpropOptions {
 
 class RMSprop : public PointwiseOptimizer {
  public:
+  std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<RMSprop>(*this); }
   explicit RMSprop(Params params, const RMSpropOptions& options = {});
 
  protected:

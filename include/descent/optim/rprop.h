@@ -39,6 +39,7 @@ struct RpropOptions {
 
 class Rprop : public PointwiseOptimizer {
  public:
+  std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<Rprop>(*this); }
   explicit Rprop(Params params, const RpropOptions& options = {});
 
  protected:

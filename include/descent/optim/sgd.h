@@ -40,6 +40,7 @@ struct SGDOptions {
 
 class SGD : public PointwiseOptimizer {
  public:
+  std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<SGD>(*this); }
   explicit SGD(Params params, const SGDOptions& options = {});
 
  protected:

@@ -30,6 +30,7 @@ struct SparseAdamOptions {
 
 class SparseAdam : public Optimizer {
  public:
+  std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<SparseAdam>(*this); }
   // Raises ValueError for sparse or complex params, naming their [group, position].
   explicit SparseAdam(Params params, const SparseAdamOptions& options = {});
 
