@@ -14,7 +14,7 @@ namespace descent::checkpoint {
 
 // Streams what produce() writes into a temporary file beside path, fsyncs it
 // and renames it over path: path only ever holds the old file or the whole
-// new one (docs/checkpoint-format.md, "Atomic saves"). op names the caller in
+// new one (docs/checkpoint-format.md, "Writing"). op names the caller in
 // error messages.
 void write_atomically(const std::filesystem::path& path, const char* op, const std::function<void(Sink&)>& produce);
 

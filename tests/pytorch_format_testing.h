@@ -1,5 +1,5 @@
 #pragma once
-// Shared by tests/test_pytorch_format*.cpp: the canonical description of a
+// Shared by tests/test_pytorch_format*.cpp and tests/fuzz/fuzz_pytorch.cpp: the canonical description of a
 // value tree that scripts/fixtures/pytorch_checkpoints.py prints alike
 // (floats and tensor bytes as raw bits), and builders of crafted archives.
 #include <bit>
@@ -72,9 +72,11 @@ inline std::string describe(const Value& v) {
   return out + "}";
 }
 
+#ifdef DESCENT_FIXTURE_DIR  // the test suites' build, not the fuzzer's
 inline std::filesystem::path pytorch_fixture(const std::string& name) {
   return std::filesystem::path(DESCENT_FIXTURE_DIR) / "pytorch" / name;
 }
+#endif
 
 inline std::string read_text(const std::filesystem::path& path) {
   std::ifstream in(path);
