@@ -19,6 +19,7 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "optim/checkpoint_file.h"
 #include "optim/checkpoint_format.h"
 
 namespace descent {
@@ -36,14 +37,6 @@ std::string quoted(const fs::path& p) {
 }
 std::string system_error() { return std::strerror(errno); }
 
-class VectorSink : public checkpoint::Sink {
- public:
-  explicit VectorSink(std::vector<uint8_t>& out) : out_(out) {}
-  void write(const uint8_t* data, std::size_t n) override { out_.insert(out_.end(), data, data + n); }
-
- private:
-  std::vector<uint8_t>& out_;
-};
 
 // ---- temporary files ----
 //
@@ -148,10 +141,10 @@ void remove_stale_temp_files(const fs::path& target) noexcept {
 // A buffered temporary file beside the target that replaces it on commit()
 // and is removed if destroyed uncommitted, so the target only ever holds the
 // old checkpoint or the complete new one.
-class AtomicFile : public checkpoint::Sink {
+class AtomicFile final : public checkpoint::Sink {
  public:
-  explicit AtomicFile(const fs::path& target) : target_(target) {
-    if (!target.has_filename()) raise<ValueError>("save: path ", quoted(target), " does not name a file");
+  AtomicFile(const fs::path& target, const char* op) : target_(target), op_(op) {
+    if (!target.has_filename()) raise<ValueError>(op_, ": path ", quoted(target), " does not name a file");
     dir_ = target.has_parent_path() ? target.parent_path() : fs::path(".");
     // O_EXCL makes a name collision (another save racing for the same target) fail and retry, never share a
     // file.
@@ -172,7 +165,7 @@ class AtomicFile : public checkpoint::Sink {
         unregister();
         errno = error;
         if (errno != EEXIST || attempt == 100)
-          raise<RuntimeError>("save: cannot create a temporary file in ", quoted(dir_), " to write ",
+          raise<RuntimeError>(op_, ": cannot create a temporary file in ", quoted(dir_), " to write ",
                               quoted(target), ": ", system_error());
       }
     }
@@ -204,7 +197,7 @@ class AtomicFile : public checkpoint::Sink {
     fd_ = -1;
     if (::close(fd) != 0) fail("close");
     if (::rename(temp_.c_str(), target_.c_str()) != 0)
-      raise<RuntimeError>("save: cannot rename the temporary file ", quoted(temp_), " to ", quoted(target_),
+      raise<RuntimeError>(op_, ": cannot rename the temporary file ", quoted(temp_), " to ", quoted(target_),
                           ": ", system_error());
     committed_ = true;
     // Makes the rename itself durable. Best effort: the new checkpoint is already
@@ -219,7 +212,7 @@ class AtomicFile : public checkpoint::Sink {
   static constexpr std::size_t kBufferSize = std::size_t{1} << 20;
 
   [[noreturn]] void fail(const char* what) const {
-    raise<RuntimeError>("save: ", what, " failed on the temporary file ", quoted(temp_), " for ",
+    raise<RuntimeError>(op_, ": ", what, " failed on the temporary file ", quoted(temp_), " for ",
                         quoted(target_), ": ", system_error());
   }
   void flush() {
@@ -245,36 +238,37 @@ class AtomicFile : public checkpoint::Sink {
   }
 
   fs::path target_, dir_, temp_;
+  const char* op_;
   uint64_t counter_ = 0;
   int fd_ = -1;
   bool committed_ = false;
   std::vector<uint8_t> buffer_;
 };
 
-std::vector<uint8_t> read_file(const fs::path& path) {
+std::vector<uint8_t> read_file(const fs::path& path, const char* op) {
   // O_NONBLOCK: opening a FIFO must not wait for a writer; it is rejected below.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) raise<RuntimeError>("load: cannot open checkpoint ", quoted(path), ": ", system_error());
+  if (fd < 0) raise<RuntimeError>(op, ": cannot open checkpoint ", quoted(path), ": ", system_error());
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
   struct stat st {};
   if (::fstat(fd, &st) != 0)
-    raise<RuntimeError>("load: cannot stat checkpoint ", quoted(path), ": ", system_error());
-  if (!S_ISREG(st.st_mode)) raise<RuntimeError>("load: checkpoint ", quoted(path), " is not a regular file");
+    raise<RuntimeError>(op, ": cannot stat checkpoint ", quoted(path), ": ", system_error());
+  if (!S_ISREG(st.st_mode)) raise<RuntimeError>(op, ": checkpoint ", quoted(path), " is not a regular file");
   std::vector<uint8_t> bytes;
   try {
     bytes.resize(static_cast<std::size_t>(st.st_size));
   } catch (const std::bad_alloc&) {
-    raise<RuntimeError>("load: checkpoint ", quoted(path), " (", st.st_size,
+    raise<RuntimeError>(op, ": checkpoint ", quoted(path), " (", st.st_size,
                         " bytes) does not fit in memory");
   }
   std::size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t got = ::read(fd, bytes.data() + done, bytes.size() - done);
     if (got < 0 && errno == EINTR) continue;
-    if (got < 0) raise<RuntimeError>("load: cannot read checkpoint ", quoted(path), ": ", system_error());
+    if (got < 0) raise<RuntimeError>(op, ": cannot read checkpoint ", quoted(path), ": ", system_error());
     if (got == 0) break;  // shrank while reading: the trailer check reports it
     done += static_cast<std::size_t>(got);
   }
@@ -284,22 +278,36 @@ std::vector<uint8_t> read_file(const fs::path& path) {
 
 }  // namespace
 
-void save(const Value& obj, const fs::path& path) {
+namespace checkpoint {
+
+void write_atomically(const fs::path& path, const char* op, const std::function<void(Sink&)>& produce) {
   remove_stale_temp_files(path);
-  AtomicFile file(path);
-  checkpoint::encode(obj, file, "save");
+  AtomicFile file(path, op);
+  produce(file);
   file.commit();
 }
 
-Value load(const fs::path& path, std::optional<Device> map_location) {
+std::vector<uint8_t> read_checkpoint_file(const fs::path& path, const char* op) {
   remove_stale_temp_files(path);
-  const std::vector<uint8_t> bytes = read_file(path);
+  return read_file(path, op);
+}
+
+std::string quoted_path(const fs::path& path) { return quoted(path); }
+
+}  // namespace checkpoint
+
+void save(const Value& obj, const fs::path& path) {
+  checkpoint::write_atomically(path, "save", [&](checkpoint::Sink& sink) { checkpoint::encode(obj, sink, "save"); });
+}
+
+Value load(const fs::path& path, std::optional<Device> map_location) {
+  const std::vector<uint8_t> bytes = checkpoint::read_checkpoint_file(path, "load");
   return checkpoint::decode(bytes, map_location, "load", "checkpoint " + quoted(path));
 }
 
 std::vector<uint8_t> serialize(const Value& obj) {
   std::vector<uint8_t> out;
-  VectorSink sink(out);
+  checkpoint::VectorSink sink(out);
   checkpoint::encode(obj, sink, "serialize");
   return out;
 }

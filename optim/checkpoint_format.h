@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "descent/optim/value.h"
 
@@ -66,6 +67,15 @@ class Sink {
  public:
   virtual ~Sink() = default;
   virtual void write(const uint8_t* data, std::size_t n) = 0;
+};
+
+class VectorSink final : public Sink {
+ public:
+  explicit VectorSink(std::vector<uint8_t>& out) : out_(out) {}
+  void write(const uint8_t* data, std::size_t n) override { out_.insert(out_.end(), data, data + n); }
+
+ private:
+  std::vector<uint8_t>& out_;
 };
 
 // Writes the whole checkpoint for value; throws ValueError (limits) before

@@ -5,7 +5,7 @@
 #   scripts/run_tests.sh --ci     the whole suite, then (what .ci/run runs):
 #     * the optimizer and checkpoint suites again under AddressSanitizer +
 #       UBSan, leak checking on (scripts/sanitize.sh, build-asan/), and
-#     * a 60 s smoke run of the checkpoint fuzzer from the committed corpus
+#     * a 60 s smoke run of the checkpoint fuzzers (30 s each) from the committed corpora
 #       (tests/fuzz/run_fuzzer.sh --smoke, build-fuzz/).
 #     A sanitized suite counts as one test, the fuzz smoke as one more; any
 #     sanitizer report or fuzzer finding fails the run.
@@ -47,9 +47,9 @@ count build/meson-logs/testlog.txt
 timings+=("test suite: $(elapsed $((SECONDS - start)))")
 
 if [ "$ci" = 1 ]; then
-  # Every optimizer suite and the checkpoint suite: the code that reads
+  # Every optimizer suite and the checkpoint suites: the code that reads
   # untrusted state dicts and files, and the kernels that run on what they hold.
-  mapfile -t sanitized < <(cd tests && ls test_optim*.cpp test_checkpoint.cpp | sed 's/\.cpp$//')
+  mapfile -t sanitized < <(cd tests && ls test_optim*.cpp test_checkpoint.cpp test_pytorch_format*.cpp | sed 's/\.cpp$//')
   start=$SECONDS
   rm -f build-asan/meson-logs/testlog.txt
   bash scripts/sanitize.sh build-asan "${sanitized[@]}" || status=1

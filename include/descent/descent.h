@@ -25,6 +25,7 @@
 #include "descent/optim/adamax.h"
 #include "descent/optim/asgd.h"
 #include "descent/optim/checkpoint.h"
+#include "descent/optim/pytorch_format.h"
 #include "descent/optim/lbfgs.h"
 #include "descent/optim/lr_scheduler.h"
 #include "descent/optim/muon.h"
