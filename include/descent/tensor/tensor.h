@@ -198,6 +198,11 @@ class Tensor {
   Tensor square() const;
   Tensor sigmoid() const;
   Tensor tanh() const;
+  Tensor sin() const;
+  Tensor cos() const;
+  Tensor erf() const;
+  Tensor index_select(int64_t dim, const Tensor& index) const;
+  Tensor gather(int64_t dim, const Tensor& index) const;
   Tensor relu() const;
   Tensor conj() const;
   Tensor real() const;  // a copy; see view_as_real for a view
