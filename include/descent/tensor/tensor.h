@@ -56,8 +56,8 @@ struct TensorImpl;
 // Optional factory arguments, as PyTorch's keyword arguments:
 // zeros({2, 3}, {.dtype = kFloat64, .requires_grad = true}).
 struct TensorOptions {
-  std::optional<Dtype> dtype;
-  std::optional<Device> device;  // unset: CPU, or the source tensor's device for *_like
+  std::optional<Dtype> dtype{};
+  std::optional<Device> device{};  // unset: CPU, or the source tensor's device for *_like
   bool requires_grad = false;
 };
 

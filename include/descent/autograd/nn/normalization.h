@@ -14,8 +14,8 @@ struct LayerNormOptions {
   double eps = 1e-5;
   bool elementwise_affine = true;
   bool bias = true;  // with elementwise_affine: false leaves out the bias
-  std::optional<Dtype> dtype;
-  std::optional<Device> device;
+  std::optional<Dtype> dtype{};
+  std::optional<Device> device{};
 };
 
 class LayerNorm : public Cloneable<LayerNorm> {
