@@ -301,11 +301,25 @@ const Dict& Value::to_dict() const {
 }
 Dict& Value::to_dict() { return const_cast<Dict&>(static_cast<const Value*>(this)->to_dict()); }
 
-const Value& Value::operator[](std::size_t i) const {
-  const List& l = to_list();
-  if (i >= l.items.size()) raise<IndexError>(type_name(), " index out of range: ", i, " (size ", l.items.size(), ")");
-  return l.items[i];
+const Value& Value::operator[](const Key& key) const {
+  if (!is_dict())
+    raise<TypeError>("a ", type_name(), " value cannot be indexed by ", key_to_string(key),
+                     " (only a dict by key, or a list by position)");
+  return to_dict().at(key);
 }
+Value& Value::operator[](const Key& key) {
+  return const_cast<Value&>(static_cast<const Value*>(this)->operator[](key));
+}
+
+// A dict's int key, or a list's index (negative counts from the end, as in Python).
+const Value& Value::operator[](int64_t i) const {
+  if (!is_list()) return (*this)[Key(i)];
+  const List& l = to_list();
+  const auto n = static_cast<int64_t>(l.items.size());
+  if (i < -n || i >= n) raise<IndexError>(type_name(), " index out of range: ", i, " (size ", n, ")");
+  return l.items[static_cast<std::size_t>(i < 0 ? i + n : i)];
+}
+Value& Value::operator[](int64_t i) { return const_cast<Value&>(static_cast<const Value*>(this)->operator[](i)); }
 
 std::ostream& operator<<(std::ostream& out, const Value& value) { return out << value.str(); }
 

@@ -147,6 +147,8 @@ Tensor square(const Tensor& t) {
 }
 Tensor sigmoid(const Tensor& t) { return floating_unary("sigmoid", UnaryOp::Sigmoid, t); }
 Tensor tanh(const Tensor& t) { return floating_unary("tanh", UnaryOp::Tanh, t); }
+Tensor sin(const Tensor& t) { return floating_unary("sin", UnaryOp::Sin, t); }
+Tensor cos(const Tensor& t) { return floating_unary("cos", UnaryOp::Cos, t); }
 Tensor relu(const Tensor& t) {
   if (t.dtype() == kBool) raise<TypeError>("relu: not implemented for bool tensors");
   return autograd::record_unary(native::unary_same("relu", UnaryOp::Relu, t), UnaryOp::Relu, t);

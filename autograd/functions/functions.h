@@ -11,6 +11,7 @@
 #include "descent/autograd/node.h"
 #include "descent/devices/backend.h"
 #include "descent/tensor/tensor.h"
+#include "tensor/indexing.h"
 
 namespace descent::autograd {
 
@@ -71,7 +72,7 @@ Tensor record_addcdiv(Tensor out, const Tensor& t, const Tensor& t1, const Tenso
 Tensor rdiv(const Scalar& number, const Tensor& t);
 
 // ---- unary.cpp ----
-// Neg, Abs, Sign, Sqrt, Rsqrt, Exp, Log, Log1p, Reciprocal, Sigmoid, Tanh, Relu, Conj.
+// Neg, Abs, Sign, Sqrt, Rsqrt, Exp, Log, Log1p, Reciprocal, Sigmoid, Tanh, Relu, Conj, Sin, Cos.
 Tensor record_unary(Tensor out, UnaryOp op, const Tensor& t);
 Tensor record_softplus(Tensor out, const Tensor& t, double beta, double threshold);
 // grad where input > threshold, else 0 (relu's backward), differentiable in grad.
@@ -112,6 +113,13 @@ Tensor record_cat(Tensor out, const std::vector<Tensor>& tensors, int64_t dim);
 Tensor record_stack(Tensor out, const std::vector<Tensor>& tensors, int64_t dim);
 // zeros of `sizes` with `grad` at [start, start + grad.size(dim)) along dim (differentiable).
 Tensor narrow_scatter(const Tensor& grad, const Shape& sizes, int64_t dim, int64_t start);
+
+// ---- indexing.cpp ----
+// out = source at map's positions: index_select, or gather when is_gather.
+Tensor record_take(Tensor out, const Tensor& source, const native::IndexMapPtr& map, bool is_gather);
+
+// ---- special.cpp ----
+Tensor record_erf(Tensor out, const Tensor& t);
 
 // ---- copy.cpp ----
 Tensor record_clone(Tensor out, const Tensor& t);

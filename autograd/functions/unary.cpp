@@ -55,6 +55,10 @@ const char* unary_node_name(UnaryOp op) {
       return "ReluBackward0";
     case UnaryOp::Conj:
       return "ConjBackward0";
+    case UnaryOp::Sin:
+      return "SinBackward0";
+    case UnaryOp::Cos:
+      return "CosBackward0";
     default:
       break;
   }
@@ -108,6 +112,10 @@ Tensor unary_derivative(UnaryOp op, const Tensor& g, const Tensor& x, const Tens
       return threshold_backward(g, y, 0.0);
     case UnaryOp::Conj:
       return conj(g);
+    case UnaryOp::Sin:
+      return mul(g, conj(cos(x)));
+    case UnaryOp::Cos:
+      return mul(g, neg(conj(sin(x))));
     default:
       break;
   }
@@ -120,7 +128,8 @@ Tensor record_unary(Tensor out, UnaryOp op, const Tensor& t) {
   auto n = formula_node(unary_node_name(op), {&t});
   set_history(out, n);
   bool by_result = saves_result(op);
-  bool needs_input = op == UnaryOp::Abs || op == UnaryOp::Log || op == UnaryOp::Log1p;
+  bool needs_input = op == UnaryOp::Abs || op == UnaryOp::Log || op == UnaryOp::Log1p || op == UnaryOp::Sin ||
+                     op == UnaryOp::Cos;
   std::size_t slot = by_result ? n->save(out, true) : (needs_input ? n->save(t) : 0);
   n->formula = [op, slot, by_result, needs_input](FormulaNode& n, const tensor_list& g) -> tensor_list {
     Tensor saved = by_result || needs_input ? n.saved(slot) : Tensor();

@@ -18,13 +18,13 @@ struct RunConfig {
   int64_t hidden = 32;
   int64_t batch = 128;
   std::string optimizer = "AdamW";
-  std::optional<double> lr;  // unset: a learning rate that suits the optimizer on this model
+  std::optional<double> lr{};  // unset: a learning rate that suits the optimizer on this model
   // Further optimizer keywords (--opt momentum=0.9), as PyTorch names them.
-  std::vector<std::pair<std::string, std::string>> options;
+  std::vector<std::pair<std::string, std::string>> options{};
   std::string scheduler = "onecycle";
   double ema = 0.0;         // 0: off; else the EMA decay
   int64_t swa_start = -1;   // -1: off; else the step SWA averaging (and SWALR) starts at
-  std::optional<double> swa_lr;  // SWALR's target lr (default: lr / 10)
+  std::optional<double> swa_lr{};  // SWALR's target lr (default: lr / 10)
   int64_t steps = 1000;
   uint64_t seed = 0;
 
@@ -35,12 +35,12 @@ struct RunConfig {
 };
 
 struct OutputConfig {
-  std::string checkpoint;       // empty: no checkpoints
+  std::string checkpoint{};     // empty: no checkpoints
   int64_t checkpoint_every = 0; // 0: steps / 4
-  std::string resume;           // a checkpoint to continue from
+  std::string resume{};         // a checkpoint to continue from
   int64_t stop_after = 0;       // > 0: stop (as if interrupted) after this step, checkpointing it
-  std::string svg;              // loss and lr curves
-  std::vector<std::string> compare;  // optimizers to compare
+  std::string svg{};            // loss and lr curves
+  std::vector<std::string> compare{};  // optimizers to compare
   bool quiet = false;           // no progress output
 };
 

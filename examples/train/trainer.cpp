@@ -30,9 +30,9 @@ enum Stream : uint64_t { kTrainData = 1, kTestData = 2, kInit = 3, kBatch = 4 };
 struct Data {
   bool classification = true;
   int64_t n = 0, in = 0, out = 0;
-  std::vector<float> x;        // [n, in]
-  std::vector<int64_t> label;  // classification: [n]
-  std::vector<float> target;   // regression: [n, out]
+  std::vector<float> x{};      // [n, in]
+  std::vector<int64_t> label{};  // classification: [n]
+  std::vector<float> target{};  // regression: [n, out]
 };
 
 // Two interleaved spirals (class k is the other rotated by pi), with noise.

@@ -13,6 +13,7 @@
 #include "descent/tensor/tensor.h"
 #include "descent/warning.h"
 #include "descent/autograd/autograd.h"
+#include "descent/autograd/autograd_meta.h"
 #include "descent/autograd/function.h"
 #include "descent/autograd/grad_mode.h"
 #include "descent/autograd/gradcheck.h"

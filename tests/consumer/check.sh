@@ -23,4 +23,9 @@ ln -s "$src" "$work/vendored/subprojects/descent"
 meson setup "$work/sub" "$work/vendored" -Duse_subproject=true > /dev/null
 meson compile -C "$work/sub" > /dev/null
 "$work/sub/consumer"
-echo "consumer: installed and subproject builds both work"
+# 3. The examples compile warning-free in a user's -Wall -Wextra -Werror build.
+for f in "$src"/examples/train/*.cpp; do
+  c++ -std=c++20 -O2 -Wall -Wextra -Werror -I"$src" $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags descent) \
+    -c "$f" -o "$work/example.o"
+done
+echo "consumer: installed and subproject builds both work; the examples build with -Wall -Wextra -Werror"

@@ -18,11 +18,11 @@ struct AdadeltaOptions {
   Value rho = 0.9;
   Value eps = 1e-6;
   Value weight_decay = 0;
-  std::optional<bool> foreach;
+  std::optional<bool> foreach{};
   bool capturable = false;
   bool maximize = false;
   bool differentiable = false;
-  std::optional<bool> fused;  // descent's extension: PyTorch has no fused Adadelta
+  std::optional<bool> fused{};  // descent's extension: PyTorch has no fused Adadelta
 
   static constexpr auto fields() {
     return std::tuple{option("lr", &AdadeltaOptions::lr),

@@ -31,7 +31,7 @@ struct AdafactorOptions {
   Value weight_decay = 0.0;
   // Only foreach=True runs the foreach implementation (PyTorch: Adafactor
   // defaults to the forloop, which needs less memory).
-  std::optional<bool> foreach;
+  std::optional<bool> foreach{};
   bool maximize = false;
 
   static constexpr auto fields() {

@@ -20,10 +20,10 @@ struct AdagradOptions {
   Value weight_decay = 0;
   Value initial_accumulator_value = 0;
   Value eps = 1e-10;
-  std::optional<bool> foreach;
+  std::optional<bool> foreach{};
   bool maximize = false;
   bool differentiable = false;
-  std::optional<bool> fused;
+  std::optional<bool> fused{};
 
   static constexpr auto fields() {
     return std::tuple{option("lr", &AdagradOptions::lr),

@@ -23,11 +23,11 @@ struct AdamOptions {
   Value eps = 1e-8;
   Value weight_decay = 0;
   bool amsgrad = false;
-  std::optional<bool> foreach;
+  std::optional<bool> foreach{};
   bool maximize = false;
   bool capturable = false;
   bool differentiable = false;
-  std::optional<bool> fused;
+  std::optional<bool> fused{};
   bool decoupled_weight_decay = false;
 
   // In PyTorch's order of the defaults dict.
@@ -54,10 +54,10 @@ struct AdamWOptions {
   Value weight_decay = 1e-2;
   bool amsgrad = false;
   bool maximize = false;
-  std::optional<bool> foreach;
+  std::optional<bool> foreach{};
   bool capturable = false;
   bool differentiable = false;
-  std::optional<bool> fused;
+  std::optional<bool> fused{};
 
   static constexpr auto fields() {
     return std::tuple{option("lr", &AdamWOptions::lr),

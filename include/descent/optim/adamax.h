@@ -18,11 +18,11 @@ struct AdamaxOptions {
   std::array<Value, 2> betas = {0.9, 0.999};
   Value eps = 1e-8;
   Value weight_decay = 0;
-  std::optional<bool> foreach;
+  std::optional<bool> foreach{};
   bool maximize = false;
   bool differentiable = false;
   bool capturable = false;
-  std::optional<bool> fused;  // descent's extension: PyTorch has no fused Adamax
+  std::optional<bool> fused{};  // descent's extension: PyTorch has no fused Adamax
 
   static constexpr auto fields() {
     return std::tuple{option("lr", &AdamaxOptions::lr),

@@ -19,11 +19,11 @@ struct ASGDOptions {
   Value alpha = 0.75;
   Value t0 = 1e6;
   Value weight_decay = 0;
-  std::optional<bool> foreach;
+  std::optional<bool> foreach{};
   bool maximize = false;
   bool differentiable = false;
   bool capturable = false;
-  std::optional<bool> fused;  // descent's extension: PyTorch has no fused ASGD
+  std::optional<bool> fused{};  // descent's extension: PyTorch has no fused ASGD
 
   static constexpr auto fields() {
     return std::tuple{option("lr", &ASGDOptions::lr),

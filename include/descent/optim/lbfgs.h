@@ -30,11 +30,11 @@ namespace descent::optim {
 struct LBFGSOptions {
   Value lr = 1;  // a number or a one-element tensor
   Value max_iter = 20;
-  Value max_eval;  // None: max_iter * 5 / 4 (integer division)
+  Value max_eval{};  // None: max_iter * 5 / 4 (integer division)
   Value tolerance_grad = 1e-7;
   Value tolerance_change = 1e-9;
   Value history_size = 100;
-  Value line_search_fn;  // None or "strong_wolfe"
+  Value line_search_fn{};  // None or "strong_wolfe"
   bool maximize = false;
 
   static constexpr auto fields() {

@@ -33,7 +33,7 @@ struct MuonOptions {
   Value eps = 1e-7;
   Value ns_steps = 5;
   // None, "original", "match_rms_adamw" or "spectral_unclamped".
-  Value adjust_lr_fn;
+  Value adjust_lr_fn{};
 
   static constexpr auto fields() {
     return std::tuple{option("lr", &MuonOptions::lr),

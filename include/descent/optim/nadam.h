@@ -23,10 +23,10 @@ struct NAdamOptions {
   Value momentum_decay = 4e-3;
   bool decoupled_weight_decay = false;
   bool maximize = false;
-  std::optional<bool> foreach;
+  std::optional<bool> foreach{};
   bool capturable = false;
   bool differentiable = false;
-  std::optional<bool> fused;  // descent's extension: PyTorch has no fused NAdam
+  std::optional<bool> fused{};  // descent's extension: PyTorch has no fused NAdam
 
   static constexpr auto fields() {
     return std::tuple{option("lr", &NAdamOptions::lr),

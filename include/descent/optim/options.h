@@ -19,3 +19,5 @@ constexpr OptionField<Options, Member> option(const char* name, Member Options::
 }
 
 }  // namespace descent::optim
+
+#include "descent/optim/option_setters.h"

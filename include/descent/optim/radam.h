@@ -22,11 +22,11 @@ struct RAdamOptions {
   Value eps = 1e-8;
   Value weight_decay = 0;
   bool maximize = false;
-  std::optional<bool> foreach;
+  std::optional<bool> foreach{};
   bool capturable = false;
   bool decoupled_weight_decay = false;
   bool differentiable = false;
-  std::optional<bool> fused;  // descent's extension: PyTorch has no fused RAdam
+  std::optional<bool> fused{};  // descent's extension: PyTorch has no fused RAdam
 
   static constexpr auto fields() {
     return std::tuple{option("lr", &RAdamOptions::lr),

@@ -23,10 +23,10 @@ struct RMSpropOptions {
   bool centered = false;
   Value weight_decay = 0;
   bool capturable = false;
-  std::optional<bool> foreach;
+  std::optional<bool> foreach{};
   bool maximize = false;
   bool differentiable = false;
-  std::optional<bool> fused;  // descent's extension: PyTorch has no fused RMSprop
+  std::optional<bool> fused{};  // descent's extension: PyTorch has no fused RMSprop
 
   static constexpr auto fields() {
     return std::tuple{option("lr", &RMSpropOptions::lr),

@@ -19,11 +19,11 @@ struct RpropOptions {
   Value lr = 1e-2;  // a number or a one-element tensor
   std::array<Value, 2> etas = {0.5, 1.2};
   std::array<Value, 2> step_sizes = {1e-6, 50};
-  std::optional<bool> foreach;
+  std::optional<bool> foreach{};
   bool maximize = false;
   bool differentiable = false;
   bool capturable = false;
-  std::optional<bool> fused;  // descent's extension: PyTorch has no fused Rprop
+  std::optional<bool> fused{};  // descent's extension: PyTorch has no fused Rprop
 
   static constexpr auto fields() {
     return std::tuple{option("lr", &RpropOptions::lr),

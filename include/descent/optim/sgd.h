@@ -21,9 +21,9 @@ struct SGDOptions {
   Value weight_decay = 0;
   bool nesterov = false;
   bool maximize = false;
-  std::optional<bool> foreach;
+  std::optional<bool> foreach{};
   bool differentiable = false;
-  std::optional<bool> fused;
+  std::optional<bool> fused{};
 
   static constexpr auto fields() {
     return std::tuple{option("lr", &SGDOptions::lr),

@@ -55,10 +55,10 @@ MultiAvgFn get_ema_multi_avg_fn(double decay = 0.999);
 
 struct AveragedModelOptions {
   // Where the averaged copy lives (default: where the model's tensors are).
-  std::optional<Device> device;
+  std::optional<Device> device{};
   // At most one of avg_fn and multi_avg_fn; neither means SWA (equal weights).
-  AvgFn avg_fn;
-  MultiAvgFn multi_avg_fn;
+  AvgFn avg_fn{};
+  MultiAvgFn multi_avg_fn{};
   // Also average the buffers (BatchNorm running statistics); otherwise they
   // are copied from the model on every update.
   bool use_buffers = false;

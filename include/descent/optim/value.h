@@ -131,11 +131,32 @@ class Value {
   const Dict& to_dict() const;
   Dict& to_dict();
 
-  // Dict access shortcuts.
-  Value& operator[](const Key& key) { return to_dict()[key]; }
+  // Python's number conversions, for `double lr = group["lr"];`: floating
+  // types read to_double(), bool to_bool(), integer types to_int() (ValueError
+  // when it does not fit). The wrong kind of value is a TypeError.
+  template <Number T>
+  operator T() const {
+    if constexpr (std::is_same_v<T, bool>) return to_bool();
+    else if constexpr (std::is_floating_point_v<T>) return static_cast<T>(to_double());
+    else return detail::fit_integer<T>(to_int(), "Value");
+  }
+
+  // Python's x[key], for reading and for changing an existing entry: a
+  // dict's value (KeyError naming the key when absent), or for an integer
+  // on a list, its item (IndexError when out of range). So
+  // `sd["state"][0]["exp_avg"]` reads a state dict. To add a key, use
+  // to_dict()[key] or to_dict().set(key, value).
+  Value& operator[](const Key& key);
+  const Value& operator[](const Key& key) const;
+  Value& operator[](int64_t i);
+  const Value& operator[](int64_t i) const;
+  Value& operator[](int i) { return (*this)[static_cast<int64_t>(i)]; }
+  const Value& operator[](int i) const { return (*this)[static_cast<int64_t>(i)]; }
+  Value& operator[](std::size_t i) { return (*this)[static_cast<int64_t>(i)]; }
+  const Value& operator[](std::size_t i) const { return (*this)[static_cast<int64_t>(i)]; }
+  Value& operator[](const char* key) { return (*this)[Key(std::string(key))]; }
+  const Value& operator[](const char* key) const { return (*this)[Key(std::string(key))]; }
   const Value& at(const Key& key) const { return to_dict().at(key); }
-  // List access shortcut.
-  const Value& operator[](std::size_t i) const;
 
   // "None", "True", "float", "int", "str", "Tensor", "list", "tuple", "dict".
   std::string type_name() const;
@@ -154,6 +175,21 @@ std::ostream& operator<<(std::ostream& out, const Value& value);
 // Structural equality; tensors compare by dtype, shape and values.
 bool operator==(const Value& a, const Value& b);
 inline bool operator!=(const Value& a, const Value& b) { return !(a == b); }
+// `group["lr"] == 0.1`: compares numbers by value, as Python's 0 == 0.0 and
+// True == 1 (anything else is unequal). Without these the number
+// conversions above would make the comparison ambiguous.
+template <Number T>
+bool operator==(const Value& a, T b) {
+  if (a.is_int() || a.is_bool()) {
+    if constexpr (std::is_floating_point_v<T>) return static_cast<double>(a.to_int()) == static_cast<double>(b);
+    else return a.to_int() == static_cast<int64_t>(b);
+  }
+  return a.is_double() && a.to_double() == static_cast<double>(b);
+}
+template <Number T>
+bool operator!=(const Value& a, T b) {
+  return !(a == b);
+}
 // Python's copy.deepcopy: containers copied, tensors cloned.
 Value deepcopy(const Value& value);
 

@@ -7,6 +7,8 @@
 
 namespace descent {
 
+class Tensor;
+
 class Generator {
  public:
   explicit Generator(uint64_t seed = 67280421310721ULL) { manual_seed(seed); }
@@ -23,6 +25,14 @@ class Generator {
   float next_float() { return static_cast<float>(engine_() >> 40) * 0x1.0p-24f; }
   // Standard normal (Box-Muller, caching the second value).
   double next_normal();
+
+  // The whole state (engine, seed, cached normal) as a 1-D int64 CPU tensor,
+  // for checkpoints (torch.Generator.get_state; PyTorch's is a uint8 tensor,
+  // descent has no uint8 dtype). set_state restores it exactly, so the draws
+  // that followed get_state repeat; a tensor that is not such a state raises
+  // TypeError (dtype/layout) or ValueError (size, header, contents).
+  Tensor get_state() const;
+  Generator& set_state(const Tensor& state);
 
  private:
   std::mt19937_64 engine_;

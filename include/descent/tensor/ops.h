@@ -84,6 +84,9 @@ Tensor reciprocal(const Tensor& t);
 Tensor square(const Tensor& t);
 Tensor sigmoid(const Tensor& t);
 Tensor tanh(const Tensor& t);
+Tensor sin(const Tensor& t);
+Tensor cos(const Tensor& t);
+Tensor erf(const Tensor& t);
 Tensor relu(const Tensor& t);
 Tensor softplus(const Tensor& t, double beta = 1.0, double threshold = 20.0);
 Tensor conj(const Tensor& t);
@@ -119,6 +122,11 @@ Tensor vdot(const Tensor& a, const Tensor& b);
 Tensor matmul(const Tensor& a, const Tensor& b);
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0);
+// Entries of self along dim at index (int64, 0-D or 1-D).
+Tensor index_select(const Tensor& self, int64_t dim, const Tensor& index);
+// out[i][j] = self[index[i][j]][j] for dim 0 (and so on): index (int64) has
+// self's number of dimensions and is no larger outside dim; out has its shape.
+Tensor gather(const Tensor& self, int64_t dim, const Tensor& index);
 bool equal(const Tensor& a, const Tensor& b);  // same shape and values
 bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8, bool equal_nan = false);
 

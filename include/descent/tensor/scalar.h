@@ -7,10 +7,28 @@
 #include <iosfwd>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "descent/devices/dtype.h"
+#include "descent/error.h"
 
 namespace descent {
+
+// The C++ number types a Scalar or Value converts to implicitly
+// (`double lr = group["lr"];`): bool, floating and integer types, not characters.
+template <class T>
+concept Number = std::is_same_v<T, bool> || std::is_floating_point_v<T> ||
+                 (std::is_integral_v<T> && !std::is_same_v<T, char> && !std::is_same_v<T, wchar_t> &&
+                  !std::is_same_v<T, char8_t> && !std::is_same_v<T, char16_t> && !std::is_same_v<T, char32_t>);
+
+namespace detail {
+// i as T, or ValueError when it does not fit.
+template <class T>
+T fit_integer(int64_t i, const char* what) {
+  if (!std::in_range<T>(i)) raise<ValueError>(what, ": ", i, " does not fit the requested integer type");
+  return static_cast<T>(i);
+}
+}  // namespace detail
 
 class Scalar {
  public:
@@ -40,6 +58,23 @@ class Scalar {
   std::complex<double> to_complex() const { return value_; }
   template <typename T>
   T to() const;
+  // `double loss = t.item();`: floating types read the value (TypeError for a
+  // complex number), bool its truth, integer types an integral or bool number
+  // (TypeError for a floating one: say to<int64_t>() to truncate).
+  template <Number T>
+  operator T() const {
+    if constexpr (std::is_same_v<T, bool>) {
+      return to_bool();
+    } else if constexpr (std::is_floating_point_v<T>) {
+      if (is_complex()) raise<TypeError>("Scalar: cannot convert the complex number ", str(), " to a real number");
+      return static_cast<T>(to_double());
+    } else {
+      if (!is_integral(true))
+        raise<TypeError>("Scalar: cannot convert the ", is_complex() ? "complex" : "floating point", " number ",
+                         str(), " to an integer implicitly (to<int64_t>() truncates)");
+      return detail::fit_integer<T>(to_long(), "Scalar");
+    }
+  }
 
   // The dtype PyTorch gives this number as a 0-dim tensor (torch.tensor(x)).
   Dtype default_dtype() const;

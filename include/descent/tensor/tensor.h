@@ -56,8 +56,8 @@ struct TensorImpl;
 // Optional factory arguments, as PyTorch's keyword arguments:
 // zeros({2, 3}, {.dtype = kFloat64, .requires_grad = true}).
 struct TensorOptions {
-  std::optional<Dtype> dtype;
-  std::optional<Device> device;  // unset: CPU, or the source tensor's device for *_like
+  std::optional<Dtype> dtype{};
+  std::optional<Device> device{};  // unset: CPU, or the source tensor's device for *_like
   bool requires_grad = false;
 };
 
@@ -198,6 +198,11 @@ class Tensor {
   Tensor square() const;
   Tensor sigmoid() const;
   Tensor tanh() const;
+  Tensor sin() const;
+  Tensor cos() const;
+  Tensor erf() const;
+  Tensor index_select(int64_t dim, const Tensor& index) const;
+  Tensor gather(int64_t dim, const Tensor& index) const;
   Tensor relu() const;
   Tensor conj() const;
   Tensor real() const;  // a copy; see view_as_real for a view

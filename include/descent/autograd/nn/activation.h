@@ -1,5 +1,7 @@
 #pragma once
-// Elementwise activation modules (torch.nn.ReLU, Sigmoid, Tanh).
+// Elementwise activation modules (torch.nn.ReLU, Sigmoid, Tanh, GELU).
+#include <string>
+
 #include "descent/autograd/nn/module.h"
 
 namespace descent::nn {
@@ -23,6 +25,18 @@ class Tanh : public Cloneable<Tanh> {
   void reset() override {}
   Tensor forward(const Tensor& input) override;
   std::string name() const override { return "Tanh"; }
+};
+
+// approximate: "none" (exact, with erf) or "tanh"; anything else is a ValueError.
+class GELU : public Cloneable<GELU> {
+ public:
+  explicit GELU(std::string approximate = "none");
+  void reset() override {}
+  Tensor forward(const Tensor& input) override;
+  std::string name() const override { return "GELU"; }
+  std::string extra_repr() const override { return "approximate='" + approximate + "'"; }
+
+  std::string approximate;
 };
 
 }  // namespace descent::nn

@@ -18,8 +18,8 @@ struct BatchNormOptions {
   bool affine = true;               // learnable weight (ones) and bias (zeros)
   bool bias = true;                 // with affine: false leaves out the bias
   bool track_running_stats = true;  // running_mean, running_var, num_batches_tracked buffers
-  std::optional<Dtype> dtype;
-  std::optional<Device> device;
+  std::optional<Dtype> dtype{};
+  std::optional<Device> device{};
 };
 
 class BatchNorm1d : public Cloneable<BatchNorm1d> {

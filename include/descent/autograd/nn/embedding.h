@@ -8,11 +8,11 @@ namespace descent::nn {
 
 struct EmbeddingOptions {
   // This row is initialised to zeros and never receives a gradient (negative counts from the end).
-  std::optional<int64_t> padding_idx;
+  std::optional<int64_t> padding_idx{};
   // weight's gradient is a sparse COO tensor (for SparseAdam, sparse SGD/Adagrad).
   bool sparse = false;
-  std::optional<Dtype> dtype;
-  std::optional<Device> device;
+  std::optional<Dtype> dtype{};
+  std::optional<Device> device{};
   Generator* generator = nullptr;
 };
 

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "descent/tensor/generator.h"
 #include "descent/tensor/tensor.h"
 
 namespace descent::nn::functional {
@@ -16,6 +17,15 @@ Tensor relu(const Tensor& input);
 Tensor sigmoid(const Tensor& input);
 Tensor tanh(const Tensor& input);
 Tensor softplus(const Tensor& input, double beta = 1.0, double threshold = 20.0);
+// approximate: "none" (x * Phi(x), with erf) or "tanh" (PyTorch's tanh approximation).
+Tensor gelu(const Tensor& input, const std::string& approximate = "none");
+// training: zeroes each element with probability p (drawn from generator, or
+// the default one) and scales the rest by 1 / (1 - p); otherwise the input itself.
+Tensor dropout(const Tensor& input, double p = 0.5, bool training = true, Generator* generator = nullptr);
+// Normalises over the trailing dims given by normalized_shape (biased
+// variance), then applies weight and bias (each of normalized_shape) when defined.
+Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight = Tensor(),
+                  const Tensor& bias = Tensor(), double eps = 1e-5);
 Tensor log_softmax(const Tensor& input, int64_t dim);
 Tensor softmax(const Tensor& input, int64_t dim);
 

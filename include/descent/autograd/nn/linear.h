@@ -8,8 +8,8 @@ namespace descent::nn {
 
 struct LinearOptions {
   bool bias = true;
-  std::optional<Dtype> dtype;  // default: the default dtype
-  std::optional<Device> device;
+  std::optional<Dtype> dtype{};  // default: the default dtype
+  std::optional<Device> device{};
   Generator* generator = nullptr;  // for the initial values; default generator when null
 };
 

@@ -20,7 +20,7 @@ class MSELoss : public Cloneable<MSELoss> {
 };
 
 struct CrossEntropyLossOptions {
-  Tensor weight;  // per-class weights [C]; undefined: all 1
+  Tensor weight{};  // per-class weights [C]; undefined: all 1
   int64_t ignore_index = -100;
   std::string reduction = "mean";
   double label_smoothing = 0.0;

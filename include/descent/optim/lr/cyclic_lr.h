@@ -22,12 +22,12 @@ struct CyclicLROptions {
   // Batches in the increasing half of a cycle.
   double step_size_up = 2000;
   // Batches in the decreasing half (default: step_size_up).
-  std::optional<double> step_size_down;
+  std::optional<double> step_size_down{};
   // "triangular" (constant amplitude), "triangular2" (halved every cycle),
   // "exp_range" (scaled by gamma^iterations); ignored when scale_fn is set.
   std::string mode = "triangular";
   double gamma = 1.0;
-  ScaleFn scale_fn;
+  ScaleFn scale_fn{};
   std::string scale_mode = "cycle";
   bool cycle_momentum = true;
   PerGroup base_momentum = 0.8;
@@ -72,9 +72,9 @@ class CyclicLR final : public LRScheduler {
 
 struct OneCycleLROptions {
   // Either total_steps, or epochs and steps_per_epoch (total = their product).
-  std::optional<int64_t> total_steps;
-  std::optional<int64_t> epochs;
-  std::optional<int64_t> steps_per_epoch;
+  std::optional<int64_t> total_steps{};
+  std::optional<int64_t> epochs{};
+  std::optional<int64_t> steps_per_epoch{};
   // Fraction of the cycle spent increasing the lr.
   double pct_start = 0.3;
   // "cos" or "linear".
