@@ -33,7 +33,8 @@ void raise_layout_mismatch(const std::string& optimizer, const TensorImpl& param
                            const char* what) {
   auto describe = [](const TensorImpl& t) {
     bool dense = t.layout == Layout::Strided;
-    return std::string(dense ? "" : "sparse ") + to_string(t.dtype) + " " + shape_to_string(t.sizes) +
+    std::string kind = !dense ? "sparse " : is_contiguous(t) ? "" : "non-contiguous ";
+    return kind + to_string(t.dtype) + " " + shape_to_string(t.sizes) +
            " on " + (dense ? t.storage->device : t.sparse_values.device()).str();
   };
   raise<RuntimeError>(optimizer, ": `fused=True` needs each param's ", what,

@@ -40,12 +40,13 @@ struct FusedLaunch {
 void prefetch_fused_param(const FusedParam& p, int stage);
 
 // The kernel reads a param's grad and state with the param's layout: each
-// must be a dense tensor of the param's dtype, device and shape.
+// must be a dense, contiguous tensor of the param's dtype, device and shape.
 // (Shapes are compared inline: a call to memcmp per tensor shows.)
 inline bool same_layout(const TensorImpl& a, const TensorImpl& b) {
   if (a.dtype != b.dtype || a.layout != Layout::Strided || b.layout != Layout::Strided ||
       a.storage->device != b.storage->device || a.sizes.size() != b.sizes.size())
     return false;
+  if (!(a.strides.empty() && b.strides.empty()) && !(is_contiguous(a) && is_contiguous(b))) return false;
   for (std::size_t d = 0; d < a.sizes.size(); ++d)
     if (a.sizes[d] != b.sizes[d]) return false;
   return true;

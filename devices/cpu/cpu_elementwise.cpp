@@ -39,6 +39,8 @@ struct Loop {
   std::array<Input, 3> in{};
   char* out = nullptr;
   Dtype out_dtype = kFloat32;
+  std::array<int64_t, kMaxDims> out_strides{};
+  bool out_strided = false;
   int64_t numel = 0;
   // For the values of wrapped scalars, which depend on both.
   BinaryOp op = BinaryOp::Copy;
@@ -59,6 +61,7 @@ Loop make_loop(BinaryOp op, Dtype compute, const ElementwiseArgs& args) {
   loop.nin = args.ninputs;
   loop.out = static_cast<char*>(args.out);
   loop.out_dtype = args.out_dtype;
+  loop.out_strided = !args.out_contiguous;
   loop.numel = args.numel;
   for (int j = 0; j < args.ninputs; ++j) {
     const Operand& operand = args.inputs[j];
@@ -72,15 +75,19 @@ Loop make_loop(BinaryOp op, Dtype compute, const ElementwiseArgs& args) {
     for (int j = 0; j < args.ninputs && merge; ++j) {
       if (!args.inputs[j].is_scalar) merge = loop.in[j].strides[nd - 1] == args.inputs[j].strides[d] * size;
     }
+    if (merge && loop.out_strided) merge = loop.out_strides[nd - 1] == args.out_strides[d] * size;
     if (merge) {
       loop.sizes[nd - 1] *= size;
     } else {
       loop.sizes[nd++] = size;
     }
     for (int j = 0; j < args.ninputs; ++j) loop.in[j].strides[nd - 1] = args.inputs[j].strides[d];
+    if (loop.out_strided) loop.out_strides[nd - 1] = args.out_strides[d];
   }
   if (nd == 0) loop.sizes[nd++] = 1;
   loop.ndim = nd;
+  // A strided output that merged into one unit-stride run is contiguous after all.
+  if (loop.out_strided && nd == 1 && (loop.out_strides[0] == 1 || loop.numel == 1)) loop.out_strided = false;
   return loop;
 }
 
@@ -98,11 +105,15 @@ void load_run(const Input& in, int64_t offset, int64_t stride, int64_t n, OT* bu
 }
 
 template <class R>
-void store_run(Dtype dtype, char* out, int64_t offset, const R* buf, int64_t n) {
+void store_run(Dtype dtype, char* out, int64_t offset, int64_t stride, const R* buf, int64_t n) {
   dispatch_dtype(dtype, [&](auto tag) {
     using S = decltype(tag);
     S* p = reinterpret_cast<S*>(out) + offset;
-    for (int64_t i = 0; i < n; ++i) p[i] = math::convert<S>(buf[i]);
+    if (stride == 1) {
+      for (int64_t i = 0; i < n; ++i) p[i] = math::convert<S>(buf[i]);
+    } else {
+      for (int64_t i = 0; i < n; ++i) p[i * stride] = math::convert<S>(buf[i]);
+    }
   });
 }
 
@@ -145,7 +156,13 @@ void run_strided(const Loop& loop, const Fn& fn, int64_t begin, int64_t end) {
       else if constexpr (N == 2) res[i] = fn(buf[0][i], buf[1][i]);
       else res[i] = fn(buf[0][i], buf[1][i], buf[2][i]);
     }
-    store_run(loop.out_dtype, loop.out, pos, res, run);
+    if (loop.out_strided) {
+      int64_t offset = 0;
+      for (int d = 0; d <= last; ++d) offset += idx[d] * loop.out_strides[d];
+      store_run(loop.out_dtype, loop.out, offset, loop.out_strides[last], res, run);
+    } else {
+      store_run(loop.out_dtype, loop.out, pos, 1, res, run);
+    }
     pos += run;
     idx[last] += run;
     for (int d = last; d > 0 && idx[d] == loop.sizes[d]; --d) {
@@ -182,7 +199,7 @@ bool try_contiguous(const Loop& loop, const Fn& fn) {
   using OT = math::opmath_t<T>;
   using R = result_t<N, OT, Fn>;
   using Out = std::conditional_t<std::is_same_v<R, OT>, T, R>;
-  if (loop.out_dtype != dtype_of<Out>::value) return false;
+  if (loop.out_dtype != dtype_of<Out>::value || loop.out_strided) return false;
   for (int j = 0; j < N; ++j) {
     const Dtype want = j == 0 ? dtype_of<S0>::value : dtype_of<T>::value;
     if (!loop.contiguous(j) || !(loop.in[j].scalar || loop.in[j].dtype == want)) return false;
