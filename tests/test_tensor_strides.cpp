@@ -82,6 +82,16 @@ TEST_CASE("strided views read by index, by every kind of op") {
   CHECK(y.to_vector<double>() == by_index(y));
   CHECK(y.clone().is_contiguous());
   CHECK(y.clone().to_vector<double>() == by_index(y));
+  // A transposed matrix larger than the copy's 32x32 tiles, in element sizes 1, 2, 8 and 16.
+  Tensor big = rnd({70, 45}, 10);
+  for (Dtype d : {kBool, kFloat16, kFloat64, kComplex128}) {
+    CAPTURE(to_string(d));
+    Tensor m = big.gt(0).to(d);
+    Tensor copy = m.t().contiguous();
+    CHECK(copy.is_contiguous());
+    CHECK(equal(copy, m.t()));
+    CHECK(copy[3][5].item().to_double() == m[5][3].item().to_double());
+  }
   CHECK(y.to(kFloat32).to_vector<float>() == std::vector<float>{0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11});
   CHECK((y + 1).to_vector<double>() == std::vector<double>{1, 5, 9, 2, 6, 10, 3, 7, 11, 4, 8, 12});
   CHECK((y * y.contiguous()).sum().item<double>() == doctest::Approx(506));

@@ -263,6 +263,80 @@ void elementwise_typed(const Loop& loop, const ElementwiseArgs& args, Dtype comp
   }
 }
 
+template <std::size_t Bytes>
+struct Word;
+template <>
+struct Word<1> {
+  using type = uint8_t;
+};
+template <>
+struct Word<2> {
+  using type = uint16_t;
+};
+template <>
+struct Word<4> {
+  using type = uint32_t;
+};
+template <>
+struct Word<8> {
+  using type = uint64_t;
+};
+template <>
+struct Word<16> {
+  struct type {
+    uint64_t lo, hi;
+  };
+};
+
+// A same-dtype copy whose input is read across its rows (a transposed
+// matrix made contiguous): square tiles keep both sides in cache, where the
+// element-order walk misses the cache on every read.
+template <std::size_t Bytes>
+void copy_tiled(const Loop& loop) {
+  using W = typename Word<Bytes>::type;
+  constexpr int64_t kTile = 32;
+  const int64_t rows = loop.sizes[0], cols = loop.sizes[1];
+  const int64_t s0 = loop.in[0].strides[0], s1 = loop.in[0].strides[1];
+  const W* in = reinterpret_cast<const W*>(loop.in[0].data);
+  W* out = reinterpret_cast<W*>(loop.out);
+  const int64_t row_tiles = (rows + kTile - 1) / kTile;
+  parallel_for(0, row_tiles, std::max<int64_t>(1, kGrainSize / (kTile * cols)), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t r0 = t * kTile, r1 = std::min(rows, r0 + kTile);
+      for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+        const int64_t c1 = std::min(cols, c0 + kTile);
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t c = c0; c < c1; ++c) out[r * cols + c] = in[r * s0 + c * s1];
+      }
+    }
+  });
+}
+
+bool try_copy_tiled(BinaryOp op, const Loop& loop) {
+  if (op != BinaryOp::Copy || loop.nin != 1 || loop.in[0].scalar || loop.in[0].dtype != loop.out_dtype ||
+      loop.out_strided || loop.ndim != 2 || loop.in[0].strides[1] == 1 || loop.sizes[0] < 2)
+    return false;
+  switch (element_size(loop.out_dtype)) {
+    case 1:
+      copy_tiled<1>(loop);
+      return true;
+    case 2:
+      copy_tiled<2>(loop);
+      return true;
+    case 4:
+      copy_tiled<4>(loop);
+      return true;
+    case 8:
+      copy_tiled<8>(loop);
+      return true;
+    case 16:
+      copy_tiled<16>(loop);
+      return true;
+    default:
+      return false;
+  }
+}
+
 // The dtype an op computes in: its output's, except for comparisons and
 // logical ops, which compute in their (promoted) inputs' dtype.
 Dtype compute_dtype(BinaryOp op, const ElementwiseArgs& args) {
@@ -302,6 +376,7 @@ void CpuBackend::elementwise(BinaryOp op, const ElementwiseArgs& args) {
   if (!math::binary_supported(op, category(compute)))
     raise<NotImplementedError>(name, ": not implemented for ", to_string(compute), " on the CPU");
   const Loop loop = make_loop(op, compute, args);
+  if (try_copy_tiled(op, loop)) return;
   detail::visit_enum<BinaryOp, kNumBinaryOps>(op, [&](auto op_constant) {
     constexpr BinaryOp Op = decltype(op_constant)::value;
     dispatch_dtype(compute, [&](auto tag) {
