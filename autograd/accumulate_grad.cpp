@@ -70,7 +70,8 @@ void accumulate_into_grad(const Tensor& variable, const Tensor& new_grad) {
     } else if (new_grad.is_sparse()) {
       grad = shallow_sparse(new_grad);
     } else {
-      grad = unshared(new_grad) ? new_grad.detach() : new_grad.detach().clone();
+      // A strided view (from TBackward, say) becomes a contiguous .grad, which the fused optimizers read densely.
+      grad = unshared(new_grad) && new_grad.is_contiguous() ? new_grad.detach() : new_grad.detach().clone();
     }
   } else if (recording) {
     grad = add_grads(grad, new_grad);

@@ -51,7 +51,7 @@ std::string forward_name(const Node& node) {
 }
 
 // A new handle on the same data, with no autograd state.
-Tensor plain_alias(const Tensor& t) { return native::make_view(t, t.sizes(), t.storage_offset(), t.dtype()); }
+Tensor plain_alias(const Tensor& t) { return native::alias(t); }
 }  // namespace
 
 Node::Node() : sequence_nr_(next_sequence_nr++) {}

@@ -84,7 +84,7 @@ bool Tensor::retains_grad() const {
 
 Tensor Tensor::detach() const {
   if (is_sparse()) return sparse_coo_tensor(_indices(), _values(), sizes(), is_coalesced());
-  return native::make_view(*this, sizes(), storage_offset(), dtype());
+  return native::alias(*this);
 }
 
 Tensor& Tensor::detach_() {
@@ -115,6 +115,7 @@ void set_data(const Tensor& t, const Tensor& new_data) {
   dst.storage = src.storage;
   dst.offset = src.offset;
   dst.sizes = src.sizes;
+  dst.strides = src.strides;
   dst.dtype = src.dtype;
   dst.layout = src.layout;
   dst.sparse_indices = src.sparse_indices;

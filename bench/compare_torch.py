@@ -5,6 +5,11 @@ session, so both see the same machine state. Use any PyTorch:
     /opt/torchvenv/bin/python bench/compare_torch.py        # current 2.x (pip)
     /usr/bin/python3 bench/compare_torch.py                 # 1.13 (Debian)
 Options: --repeats N (default 9), --filter TEXT, --binary PATH.
+
+--train compares bench/train_step instead (an MLP's forward, backward and
+fused-Adam step): --rounds R rounds alternate the descent binary and PyTorch,
+each timing --repeats steps per model and thread count; the table gives the
+median over rounds of each round's median and the range of the totals.
 """
 import argparse
 import statistics
@@ -106,12 +111,87 @@ def run_descent(binary, repeats, filt):
     return out, rows
 
 
+TRAIN_MODELS = {
+    "mlp:784-512-512-10/b64": ([784, 512, 512, 10], 64),
+    "wide:4096-4096-4096/b256": ([4096, 4096, 4096], 256),
+}
+
+
+def time_torch_train(widths, batch, threads, repeats):
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    layers = []
+    for i in range(len(widths) - 1):
+        layers.append(torch.nn.Linear(widths[i], widths[i + 1]))
+        if i + 2 < len(widths):
+            layers.append(torch.nn.ReLU())
+    net = torch.nn.Sequential(*layers)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=True)
+    x = torch.randn(batch, widths[0])
+    y = torch.randint(0, widths[-1], (batch,))
+    phases = [[], [], [], []]
+    for r in range(-2, repeats):
+        t0 = time.perf_counter()
+        loss = torch.nn.functional.cross_entropy(net(x), y)
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
+        opt.step()
+        opt.zero_grad()
+        t3 = time.perf_counter()
+        if r >= 0:
+            for i, v in enumerate((t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
+                phases[i].append(v * 1e3)
+    return [statistics.median(p) for p in phases]
+
+
+def train_main(args):
+    binary = args.binary if args.binary != "./build/bench/optim_step" else "./build/bench/train_step"
+    ours, theirs = {}, {}
+    for _ in range(args.rounds):
+        out = subprocess.run([binary, str(args.repeats), "1", args.filter], capture_output=True, text=True,
+                             check=True).stdout
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) != 8 or parts[0] == "model":
+                continue
+            ours.setdefault((parts[0], int(parts[1])), []).append([float(v) for v in parts[2:6]])
+        for name, (widths, batch) in TRAIN_MODELS.items():
+            if args.filter and args.filter not in name:
+                continue
+            for threads in (1, 2):
+                theirs.setdefault((name, threads), []).append(time_torch_train(widths, batch, threads, args.repeats))
+    print(f"PyTorch {torch.__version__} vs descent, {args.rounds} alternating rounds of {args.repeats} steps: "
+          "median over rounds of the per-round medians (ms); total range = min..max of the round medians")
+    print(f"{'model':26} {'thr':>3} {'who':7} {'fwd':>8} {'bwd':>8} {'optim':>8} {'total':>8} {'total range':>17} "
+          f"{'fwd+bwd':>8} {'total vs torch':>14} {'fwd+bwd vs torch':>16}")
+    for key in sorted(ours):
+        if key not in theirs:
+            continue
+        rows = {"descent": ours[key], "torch": theirs[key]}
+        med = {who: [statistics.median(r[i] for r in rs) for i in range(4)] for who, rs in rows.items()}
+        for who, rs in rows.items():
+            m = med[who]
+            totals = [r[3] for r in rs]
+            rng = f"{min(totals):.2f}..{max(totals):.2f}"
+            ratio = ""
+            if who == "descent":
+                t = med["torch"]
+                ratio = f"{m[3] / t[3]:13.2f}x {(m[0] + m[1]) / (t[0] + t[1]):15.2f}x"
+            print(f"{key[0]:26} {key[1]:3d} {who:7} {m[0]:8.3f} {m[1]:8.3f} {m[2]:8.3f} {m[3]:8.3f} {rng:>17} "
+                  f"{m[0] + m[1]:8.3f} {ratio}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=9)
     ap.add_argument("--filter", default="")
     ap.add_argument("--binary", default="./build/bench/optim_step")
+    ap.add_argument("--train", action="store_true")
+    ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
+    if args.train:
+        return train_main(args)
     text, ours = run_descent(args.binary, args.repeats, args.filter)
     print(text)
     print(f"PyTorch {torch.__version__}: median step time (ms) and descent speed-up (torch time / descent time)")

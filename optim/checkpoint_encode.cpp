@@ -212,7 +212,8 @@ class Encoder {
     if (t.dim() > kMaxNdim)
       raise<ValueError>(op_, ": a tensor of shape ", shape_to_string(t.sizes()), " has ", t.dim(),
                         " dimensions (the checkpoint format allows at most ", kMaxNdim, ")");
-    TensorEntry entry{t};
+    // The format stores dense tensors as contiguous runs of a storage: a strided view is saved as its own copy.
+    TensorEntry entry{t.is_sparse() || t.is_contiguous() ? t : t.detach().contiguous()};
     if (t.is_sparse() && t.sparse_dim() == 0 && t._nnz() > 1)
       raise<ValueError>(op_, ": a sparse tensor of shape ", shape_to_string(t.sizes()), " has sparse_dim 0 and nnz ",
                         t._nnz(),
@@ -221,7 +222,7 @@ class Encoder {
       entry.indices = tensor(t.unsafe_get_impl()->sparse_indices);
       entry.values = tensor(t.unsafe_get_impl()->sparse_values);
     } else {
-      entry.storage = storage(t);
+      entry.storage = storage(entry.tensor);
     }
     const uint64_t index = tensors_.size();
     tensors_.push_back(std::move(entry));

@@ -33,8 +33,9 @@ void raise_layout_mismatch(const std::string& optimizer, const TensorImpl& param
                            const char* what) {
   auto describe = [](const TensorImpl& t) {
     bool dense = impl::is_dense(t);
-    return std::string(dense ? "" : "sparse ") + to_string(t.dtype) + " " + shape_to_string(t.sizes) +
-           " on " + (dense ? impl::device(t) : t.sparse_values.device()).str();
+    std::string kind = !dense ? "sparse " : is_contiguous(t) ? "" : "non-contiguous ";
+    return kind + to_string(t.dtype) + " " + shape_to_string(t.sizes) + " on " +
+           (dense ? impl::device(t) : t.sparse_values.device()).str();
   };
   raise<RuntimeError>(optimizer, ": `fused=True` needs each param's ", what,
                       " to be a dense tensor of the param's "

@@ -41,7 +41,7 @@ struct FusedLaunch {
 void prefetch_fused_param(const FusedParam& p, int stage);
 
 // The kernel reads a param's grad and state with the param's layout: each
-// must be a dense tensor of the param's dtype, device and shape
+// must be a dense, contiguous tensor of the param's dtype, device and shape
 // (impl::same_dense_layout).
 [[noreturn]] void raise_bad_step_counter(const std::string& optimizer, const TensorImpl& step);
 [[noreturn]] void raise_layout_mismatch(const std::string& optimizer, const TensorImpl& param,

@@ -4,7 +4,7 @@
 namespace descent::native {
 
 namespace {
-// Moves contiguous bytes between devices; at least one side is the host or both share a backend.
+// Moves contiguous bytes between devices (both tensors contiguous); at least one side is the host or both share a backend.
 void transfer(const Tensor& src, Tensor& dst) {
   std::size_t n = static_cast<std::size_t>(src.nbytes());
   if (n == 0) return;
@@ -25,9 +25,15 @@ void transfer(const Tensor& src, Tensor& dst) {
 }
 
 Tensor cast_same_device(const Tensor& t, Dtype dtype) {
+  Tensor src = t.is_contiguous() ? t : clone(t);
   Tensor out = empty(t.sizes(), dtype, t.device());
-  if (t.numel() > 0) backend_for(t.device().type).cast(t.data_ptr(), t.dtype(), out.data_ptr(), dtype, t.numel());
+  if (t.numel() > 0) backend_for(t.device().type).cast(src.data_ptr(), t.dtype(), out.data_ptr(), dtype, t.numel());
   return out;
+}
+
+// Copies src (same device and dtype as dst) element by element through both tensors' strides.
+void strided_copy(const char* name, const Tensor& src, Tensor& dst) {
+  elementwise(name, {BinaryOp::Copy, dst.dtype(), dst.dtype()}, {src}, &dst);
 }
 }  // namespace
 
@@ -43,6 +49,7 @@ Tensor to(const Tensor& t, Device device, Dtype dtype, bool copy) {
   // Cast on the host side of the transfer so the device never needs a staging buffer.
   Tensor src = t;
   if (t.dtype() != dtype && t.device().is_cpu()) src = cast_same_device(t, dtype);
+  if (!src.is_contiguous()) src = clone(src);
   Tensor moved = empty(t.sizes(), src.dtype(), device);
   transfer(src, moved);
   if (moved.dtype() != dtype) moved = cast_same_device(moved, dtype);
@@ -52,9 +59,16 @@ Tensor to(const Tensor& t, Device device, Dtype dtype, bool copy) {
 Tensor clone(const Tensor& t) {
   if (t.is_sparse()) return to(t, t.device(), t.dtype(), true);
   Tensor out = empty(t.sizes(), t.dtype(), t.device());
-  transfer(t, out);
+  if (t.is_contiguous()) {
+    transfer(t, out);
+  } else {
+    strided_copy("clone", t, out);
+    out.impl()->storage->version = 0;  // a new tensor, not one written in place
+  }
   return out;
 }
+
+Tensor contiguous(const Tensor& t) { return t.is_sparse() || t.is_contiguous() ? t : clone(t); }
 
 Tensor& copy_(Tensor& self, const Tensor& src) {
   if (self.is_sparse() || src.is_sparse()) {
@@ -77,20 +91,26 @@ Tensor& copy_(Tensor& self, const Tensor& src) {
                                                      ? to(src, src.device(), self.dtype(), false)
                                                      : cast_same_device(src, self.dtype());
     if (converted.device() == self.device() && converted.storage() == self.storage() &&
-        converted.storage_offset() == self.storage_offset()) {
+        converted.storage_offset() == self.storage_offset() && converted.strides() == self.strides()) {
       self.bump_version();
       return self;
     }
     if (converted.dtype() != self.dtype()) converted = to(converted, self.device(), self.dtype(), false);
     if (converted.storage() == self.storage()) {
-      int64_t s0 = converted.storage_offset() * converted.element_size(), d0 = self.storage_offset() * self.element_size();
-      if (s0 < d0 + self.nbytes() && d0 < s0 + converted.nbytes())
+      auto [s0, s1] = byte_span(converted);
+      auto [d0, d1] = byte_span(self);
+      if (s0 < d1 && d0 < s1)
         raise<RuntimeError>("copy_: unsupported operation: some elements of the input tensor and the written-to tensor "
                             "refer to a single memory location. Please clone() the tensor before performing the "
                             "operation.");
     }
-    transfer(converted, self);
-    self.bump_version();
+    if (converted.is_contiguous() && self.is_contiguous()) {
+      transfer(converted, self);
+      self.bump_version();
+      return self;
+    }
+    if (converted.device() != self.device()) converted = to(converted, self.device(), self.dtype(), false);
+    strided_copy("copy_", converted, self);
     return self;
   }
   // Broadcasting copy: run the Copy kernel on the destination's device.
@@ -104,6 +124,13 @@ Tensor& fill_(Tensor& self, const Scalar& value) {
   if (value.is_complex() && !is_complex(self.dtype()))
     raise<TypeError>("fill_: cannot fill a tensor of dtype ", to_string(self.dtype()), " with the complex value ",
                      value.str());
+  if (!self.is_contiguous()) {
+    // Fill dense memory, then write it through self's strides.
+    Tensor dense = empty(self.sizes(), self.dtype(), self.device());
+    fill_(dense, value);
+    check_no_internal_overlap("fill_", self);
+    return copy_(self, dense);
+  }
   if (self.numel() > 0) backend_for(self.device().type).fill(self.data_ptr(), self.dtype(), self.numel(), value.to_complex());
   self.bump_version();
   return self;

@@ -6,6 +6,24 @@
 
 namespace descent::native {
 
+std::pair<int64_t, int64_t> byte_span(const Tensor& t) {
+  int64_t es = t.element_size();
+  int64_t first = t.storage_offset() * es;
+  if (t.numel() == 0) return {first, first};
+  int64_t last = t.storage_offset();
+  const Shape strides = t.strides();
+  for (int64_t d = 0; d < t.dim(); ++d) last += (t.sizes()[d] - 1) * strides[d];
+  return {first, (last + 1) * es};
+}
+
+void check_no_internal_overlap(const char* name, const Tensor& t) {
+  const Shape strides = t.strides();
+  for (int64_t d = 0; d < t.dim(); ++d)
+    if (strides[d] == 0 && t.sizes()[d] > 1)
+      raise<RuntimeError>(name, ": unsupported operation: more than one element of the written-to tensor refers to a "
+                                "single memory location. Please clone() the tensor before performing the operation.");
+}
+
 Device common_device(const char* op, std::initializer_list<const Tensor*> tensors) {
   std::optional<Device> found;
   std::optional<Device> cpu_scalar;
@@ -31,9 +49,8 @@ std::complex<double> scalar_value(const Scalar& s) { return s.to_complex(); }
 
 bool overlaps(const Tensor& a, const Tensor& b) {
   if (a.storage() != b.storage()) return false;
-  auto es = a.element_size();
-  int64_t a0 = a.storage_offset() * es, a1 = a0 + a.nbytes();
-  int64_t b0 = b.storage_offset() * b.element_size(), b1 = b0 + b.nbytes();
+  auto [a0, a1] = byte_span(a);
+  auto [b0, b1] = byte_span(b);
   return a0 < b1 && b0 < a1;
 }
 
@@ -45,20 +62,20 @@ Tensor prepare_input(const Tensor& t, Dtype dtype, Device device, const Tensor* 
   // An input that overlaps the output other than exactly (same memory, same
   // shape) would be read after being written: give the kernel a private copy.
   if (out != nullptr && x.is_same(t) && overlaps(x, *out) &&
-      !(x.storage_offset() == out->storage_offset() && x.sizes() == out->sizes() && x.dtype() == out->dtype()))
+      !(x.storage_offset() == out->storage_offset() && x.sizes() == out->sizes() && x.strides() == out->strides() &&
+        x.dtype() == out->dtype()))
     x = clone(x);
   return x;
 }
 
-void set_broadcast_strides(Operand& op, const Shape& in, const Shape& out) {
+// The input's own strides in the output's index space (0 along broadcast dims).
+void set_broadcast_strides(Operand& op, const Tensor& x, const Shape& out) {
+  const Shape& in = x.sizes();
+  const Shape strides = x.strides();
   int64_t offset = static_cast<int64_t>(out.size() - in.size());
-  int64_t stride = 1;
   op.strides.fill(0);
-  for (int64_t i = static_cast<int64_t>(in.size()) - 1; i >= 0; --i) {
-    op.strides[i + offset] = in[i] == 1 ? 0 : stride;
-    stride *= in[i];
-  }
-  op.contiguous = in == out;
+  for (std::size_t i = 0; i < in.size(); ++i) op.strides[i + offset] = in[i] == 1 ? 0 : strides[i];
+  op.contiguous = in == out && x.is_contiguous();
 }
 
 }  // namespace
@@ -121,7 +138,7 @@ Tensor elementwise(const char* name, const ElementwiseSpec& spec, std::initializ
       Tensor x = prepare_input(*a.tensor, dtype, device, direct ? out : nullptr);
       keep_alive.push_back(x);
       op.data = x.numel() ? x.data_ptr() : nullptr;
-      set_broadcast_strides(op, x.sizes(), shape);
+      set_broadcast_strides(op, x, shape);
     } else {
       op.is_scalar = true;
       op.scalar = scalar_value(a.scalar);
@@ -134,6 +151,12 @@ Tensor elementwise(const char* name, const ElementwiseSpec& spec, std::initializ
   if (ea.numel > 0) {
     ea.out = result.data_ptr();
     ea.out_dtype = spec.out_dtype;
+    if (!result.is_contiguous()) {
+      check_no_internal_overlap(name, result);
+      const Shape strides = result.strides();
+      std::copy(strides.begin(), strides.end(), ea.out_strides.begin());
+      ea.out_contiguous = false;
+    }
     backend_for(device.type).elementwise(spec.op, ea);
   }
   if (out && !direct) {
@@ -146,8 +169,10 @@ Tensor elementwise(const char* name, const ElementwiseSpec& spec, std::initializ
 
 Tensor unary(const char* name, UnaryOp op, const Tensor& t, Dtype compute, Dtype out_dtype, Tensor* out) {
   if (t.is_sparse()) raise<NotImplementedError>(name, ": not supported for sparse tensors (convert with to_dense())");
+  // The backend's unary kernels walk dense memory.
   Tensor x = t.dtype() == compute ? t : to(t, t.device(), compute, false);
-  bool direct = out && out->dtype() == out_dtype;
+  if (!x.is_contiguous()) x = clone(x);
+  bool direct = out && out->dtype() == out_dtype && out->is_contiguous();
   if (out && out->device() != t.device())
     raise<DeviceError>(name, ": expected all tensors to be on the same device, but found at least two devices, ",
                        out->device().str(), " and ", t.device().str(), "!");

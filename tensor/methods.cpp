@@ -29,6 +29,7 @@ Tensor Tensor::to(Device dev, Dtype d, bool copy) const {
   return autograd::record_to(native::to(*this, dev, d, copy), *this);
 }
 Tensor Tensor::clone() const { return autograd::record_clone(native::clone(*this), *this); }
+Tensor Tensor::contiguous() const { return is_sparse() || is_contiguous() ? *this : clone(); }
 
 Tensor& Tensor::copy_(const Tensor& src) {
   if (!autograd::needs_grad(*this, src) || is_sparse()) return native::copy_(*this, src);
@@ -64,7 +65,7 @@ Tensor Tensor::view(const Shape& s) const {
   return autograd::record_view(native::view(*this, s), *this, "ViewBackward0");
 }
 Tensor Tensor::reshape(const Shape& s) const {
-  return autograd::record_view(native::view(*this, s), *this, "ViewBackward0");
+  return autograd::record_view(native::reshape(*this, s), *this, "ViewBackward0");
 }
 Tensor Tensor::flatten(int64_t a, int64_t b) const {
   return autograd::record_view(native::flatten(*this, a, b), *this, "ViewBackward0");

@@ -86,8 +86,15 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim);
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim);
 
 // Views and copies.
+// A contiguous view of base's storage; make_strided gives it explicit strides.
 Tensor make_view(const Tensor& base, const Shape& shape, int64_t offset, Dtype dtype);
+Tensor make_strided(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset, Dtype dtype);
+// A new tensor object over t's memory with t's sizes and strides (no autograd history).
+Tensor alias(const Tensor& t);
 Tensor view(const Tensor& t, const Shape& shape);
+Tensor reshape(const Tensor& t, const Shape& shape);
+// Strides with which `t` can be viewed as `shape` without a copy (PyTorch's computeStride), if any.
+std::optional<Shape> view_strides(const Tensor& t, const Shape& shape);
 Tensor flatten(const Tensor& t, int64_t start_dim, int64_t end_dim);
 Tensor narrow(const Tensor& t, int64_t dim, int64_t start, int64_t length);
 Tensor select(const Tensor& t, int64_t dim, int64_t index);
@@ -100,6 +107,8 @@ Tensor view_as_real(const Tensor& t);
 Tensor view_as_complex(const Tensor& t);
 Tensor to(const Tensor& t, Device device, Dtype dtype, bool copy);
 Tensor clone(const Tensor& t);
+// t when contiguous, else a contiguous copy (no autograd), for kernels that walk dense memory.
+Tensor contiguous(const Tensor& t);
 Tensor& copy_(Tensor& self, const Tensor& src);
 Tensor& fill_(Tensor& self, const Scalar& value);
 // Shape that the reduction of `t` over dims gives (negative dims allowed).
@@ -123,6 +132,10 @@ Tensor sparse_sqrt(const Tensor& t);
 Tensor sparse_square(const Tensor& t);
 Tensor sparse_pow(const Tensor& t, const Scalar& exponent);
 
+// The bytes of storage a strided tensor can touch, [first, end).
+std::pair<int64_t, int64_t> byte_span(const Tensor& t);
+// Raises RuntimeError when writing to `t` would write one location twice (an expanded view).
+void check_no_internal_overlap(const char* name, const Tensor& t);
 // Allocates an uninitialised contiguous tensor.
 Tensor empty(const Shape& shape, Dtype dtype, Device device);
 // Raises DeviceError unless every defined tensor is on one device (0-dim CPU tensors excepted).

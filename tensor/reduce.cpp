@@ -80,6 +80,8 @@ Tensor reduce(const char* name, ReduceOp op, const Tensor& t, const Shape& dims,
     input = to(t, t.device(), *dtype, false);
     in_dtype = *dtype;
   }
+  // The backend's reductions walk dense memory.
+  if (!input.is_contiguous()) input = clone(input);
   Tensor out = empty(out_shape, out_dtype, t.device());
   if (out.numel() > 0) {
     ReduceArgs ra;
@@ -115,9 +117,10 @@ std::tuple<Tensor, Tensor> reduce_with_indices(const char* name, ReduceOp op, co
   Tensor values = empty(out_shape, t.dtype(), t.device());
   Tensor indices = empty(out_shape, kInt64, t.device());
   if (values.numel() > 0) {
+    const Tensor input = t.is_contiguous() ? t : clone(t);
     ReduceArgs ra;
     ra.op = op;
-    ra.in = t.data_ptr();
+    ra.in = input.data_ptr();
     ra.in_dtype = t.dtype();
     ra.out = values.data_ptr();
     ra.out_dtype = t.dtype();
@@ -154,6 +157,32 @@ Tensor dot(const Tensor& a, const Tensor& b, bool conjugate_first) {
   return reduce(name, ReduceOp::Sum, mul(lhs, b), {}, false, std::nullopt);
 }
 
+namespace {
+// How the backend reads `t` ([batch..., rows, cols]) as `count` matrices: in
+// place when its batch dims merge into one stride and each matrix has unit
+// row or column stride (a transposed view), else from a contiguous copy,
+// which `t` then holds.
+MatmulOperand matmul_operand(Tensor& t, int64_t count) {
+  const int64_t rows = t.sizes()[t.dim() - 2], cols = t.sizes()[t.dim() - 1];
+  auto layout = [&]() -> std::optional<MatmulOperand> {
+    std::optional<Shape> s = view_strides(t, {count, rows, cols});
+    if (!s) return std::nullopt;
+    MatmulOperand op{t.data_ptr(), (*s)[0], (*s)[1], (*s)[2]};
+    if (count == 1) op.batch_stride = 0;
+    if (cols == 1) op.col_stride = 1;
+    if (rows == 1) op.row_stride = cols;
+    // Unit inner stride and an outer stride that keeps rows (or columns) apart.
+    if (op.col_stride == 1 && op.row_stride >= cols) return op;
+    if (rows == 1) return std::nullopt;
+    if (op.row_stride == 1 && op.col_stride >= rows) return op;
+    return std::nullopt;
+  };
+  if (std::optional<MatmulOperand> op = layout()) return *op;
+  t = clone(t);
+  return layout().value();
+}
+}  // namespace
+
 Tensor matmul(const Tensor& a, const Tensor& b) {
   if (a.dim() == 0 || b.dim() == 0)
     raise<ShapeError>("matmul: both arguments need to be at least 1D, but they are ", a.dim(), "D and ", b.dim(), "D");
@@ -171,9 +200,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   Shape xb(x.sizes().begin(), x.sizes().end() - 2), yb(y.sizes().begin(), y.sizes().end() - 2);
   Shape batch = broadcast_shapes(xb, yb);
   int64_t nb = numel_of(batch);
-  bool bx = xb.empty() && !batch.empty(), by = yb.empty() && !batch.empty();
   auto batched = [&](const Tensor& t, const Shape& tb, int64_t r, int64_t c) {
-    if (tb == batch || tb.empty()) return t;
+    if (tb == batch) return t;
     Shape full_shape = batch;
     full_shape.push_back(r);
     full_shape.push_back(c);
@@ -191,8 +219,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     if (k == 0) {
       fill_(out, 0);
     } else {
-      backend_for(device.type).matmul(a.dtype(), x.data_ptr(), y.data_ptr(), out.data_ptr(), std::max<int64_t>(nb, 1), m,
-                                      k, n, bx, by);
+      int64_t count = std::max<int64_t>(nb, 1);
+      MatmulOperand pa = matmul_operand(x, count), pc = matmul_operand(y, count);
+      backend_for(device.type).matmul(a.dtype(), pa, pc, out.data_ptr(), count, m, k, n);
     }
   }
   if (a.dim() == 1) out = squeeze(out, out.dim() - 2);
@@ -240,6 +269,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   Backend& be = backend_for(device.type);
   for (const Tensor* p : parts) {
     Tensor t = p->dtype() == dtype ? *p : to(*p, device, dtype, false);
+    if (!t.is_contiguous()) t = clone(t);
     int64_t chunk = t.sizes()[d] * inner;
     if (chunk > 0)
       for (int64_t o = 0; o < outer; ++o)

@@ -77,7 +77,7 @@ Tensor sparse_coo_tensor(const Tensor& indices, const Tensor& values, const Shap
       raise<ShapeError>("sparse_coo_tensor: values has shape ", shape_to_string(values.sizes()),
                         " but the dense part of size ", shape_to_string(size), " requires ", size[sparse_dim + d],
                         " at dimension ", sparse_dim + d);
-  Tensor host = indices.cpu();
+  Tensor host = native::contiguous(indices.cpu());
   const auto* idx = static_cast<const int64_t*>(host.data_ptr());
   for (int64_t d = 0; d < sparse_dim; ++d)
     for (int64_t j = 0; j < nnz; ++j) {
@@ -85,7 +85,7 @@ Tensor sparse_coo_tensor(const Tensor& indices, const Tensor& values, const Shap
       if (i < 0 || i >= size[d])
         raise<IndexError>("sparse_coo_tensor: index ", i, " is out of bounds for dimension ", d, " with size ", size[d]);
     }
-  return make_sparse(indices, values, size, is_coalesced.value_or(nnz <= 1));
+  return make_sparse(native::contiguous(indices), native::contiguous(values), size, is_coalesced.value_or(nnz <= 1));
 }
 
 namespace native {
@@ -174,7 +174,7 @@ Tensor sparse_add_to_dense(const Tensor& dense, const Tensor& sparse, const Scal
 
 Tensor to_sparse(const Tensor& t) {
   if (t.is_sparse()) return t;
-  Tensor host = native::to(t, Device(kCPU), t.dtype(), false);
+  Tensor host = native::contiguous(native::to(t, Device(kCPU), t.dtype(), false));
   Tensor nz = native::to(native::compare(BinaryOp::Ne, "to_sparse", host, Scalar(0)), Device(kCPU), kBool, false);
   const bool* mask = static_cast<const bool*>(nz.data_ptr());
   int64_t n = t.numel(), ndim = std::max<int64_t>(t.dim(), 0);
@@ -234,7 +234,7 @@ Tensor Tensor::sparse_mask(const Tensor& mask) const {
   int64_t rows = numel_of(Shape(m.sizes.begin(), m.sizes.begin() + sparse_dim));
   Shape flat_shape{rows};
   flat_shape.insert(flat_shape.end(), m.sizes.begin() + sparse_dim, m.sizes.end());
-  Tensor flat = native::view(*this, flat_shape);
+  Tensor flat = native::reshape(*this, flat_shape);
   Shape vshape = flat_shape;
   vshape[0] = nnz;
   Tensor values = native::empty(vshape, dtype(), device());

@@ -17,7 +17,7 @@ Tensor with_values(const Tensor& like, Tensor values, bool coalesced) {
 
 // Rows positions[i] of `values` (cast to dtype), a zero row where positions[i] < 0.
 Tensor gather_rows(const Tensor& values, const std::vector<int64_t>& positions, Dtype dtype) {
-  Tensor src = values.dtype() == dtype ? values : to(values, values.device(), dtype, false);
+  Tensor src = contiguous(values.dtype() == dtype ? values : to(values, values.device(), dtype, false));
   Shape shape = src.sizes();
   shape[0] = static_cast<int64_t>(positions.size());
   Tensor out = empty(shape, dtype, src.device());

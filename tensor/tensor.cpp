@@ -66,8 +66,7 @@ int64_t Tensor::size(int64_t d) const {
   return sizes()[native::wrap_dim(d, n, "size")];
 }
 
-Shape Tensor::strides() const {
-  const Shape& s = sizes();
+Shape contiguous_strides(const Shape& s) {
   Shape st(s.size());
   int64_t acc = 1;
   for (int64_t i = static_cast<int64_t>(s.size()) - 1; i >= 0; --i) {
@@ -75,6 +74,28 @@ Shape Tensor::strides() const {
     acc *= std::max<int64_t>(s[i], 1);
   }
   return st;
+}
+
+Shape Tensor::strides() const {
+  const TensorImpl& impl = checked(impl_);
+  if (impl.layout == Layout::SparseCoo) raise<RuntimeError>("strides: sparse tensors do not have strides");
+  return impl.strides.empty() ? contiguous_strides(impl.sizes) : impl.strides;
+}
+
+int64_t Tensor::stride(int64_t d) const { return strides()[native::wrap_dim(d, dim(), "stride")]; }
+
+bool Tensor::is_contiguous() const { return descent::is_contiguous(checked(impl_)); }
+
+bool is_contiguous(const TensorImpl& impl) {
+  if (impl.strides.empty()) return true;
+  int64_t expected = 1;
+  for (int64_t i = static_cast<int64_t>(impl.sizes.size()) - 1; i >= 0; --i) {
+    if (impl.sizes[i] == 0) return true;
+    if (impl.sizes[i] == 1) continue;
+    if (impl.strides[i] != expected) return false;
+    expected *= impl.sizes[i];
+  }
+  return true;
 }
 
 Device Tensor::device() const {
@@ -106,6 +127,7 @@ T* Tensor::data_ptr() const {
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
   Tensor host = native::to(is_sparse() ? native::to_dense(*this) : *this, Device(kCPU), dtype_of<T>::value, false);
+  if (!host.is_contiguous()) host = native::clone(host);
   const T* p = static_cast<const T*>(host.data_ptr());
   return std::vector<T>(p, p + host.numel());
 }

@@ -1,4 +1,4 @@
-// Views that share storage, and the copies that stand in for strided views.
+// Views that share storage (with strides where they need them), and narrow's copies.
 #include <algorithm>
 #include <new>
 #include <numeric>
@@ -30,6 +30,18 @@ Tensor make_view(const Tensor& base, const Shape& shape, int64_t offset, Dtype d
   impl->sizes = shape;
   impl->dtype = dtype;
   return Tensor(std::move(impl));
+}
+
+Tensor make_strided(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset, Dtype dtype) {
+  Tensor out = make_view(base, shape, offset, dtype);
+  out.impl()->strides = strides;
+  return out;
+}
+
+Tensor alias(const Tensor& t) {
+  Tensor out = make_view(t, t.sizes(), t.storage_offset(), t.dtype());
+  out.impl()->strides = t.impl()->strides;
+  return out;
 }
 
 Tensor empty(const Shape& shape, Dtype dtype, Device device) {
@@ -84,14 +96,60 @@ Shape infer_shape(const Shape& requested, int64_t numel, const char* op) {
 }
 }  // namespace
 
+// PyTorch's computeStride: the dims merged or split must stay within runs of memory-contiguous dims.
+std::optional<Shape> view_strides(const Tensor& t, const Shape& shape) {
+  const Shape& old_shape = t.sizes();
+  const Shape old_strides = t.strides();
+  if (old_shape.empty()) return Shape(shape.size(), 1);
+  if (t.numel() == 0) {
+    if (old_shape == shape) return old_strides;
+    return contiguous_strides(shape);
+  }
+  Shape strides(shape.size());
+  int64_t view_d = static_cast<int64_t>(shape.size()) - 1;
+  int64_t chunk_base_stride = old_strides.back();
+  int64_t tensor_numel = 1, view_numel = 1;
+  for (int64_t d = static_cast<int64_t>(old_shape.size()) - 1; d >= 0; --d) {
+    tensor_numel *= old_shape[d];
+    if (d == 0 || (old_shape[d - 1] != 1 && old_strides[d - 1] != tensor_numel * chunk_base_stride)) {
+      while (view_d >= 0 && (view_numel < tensor_numel || shape[view_d] == 1)) {
+        strides[view_d] = view_numel * chunk_base_stride;
+        view_numel *= shape[view_d];
+        --view_d;
+      }
+      if (view_numel != tensor_numel) return std::nullopt;
+      if (d > 0) {
+        chunk_base_stride = old_strides[d - 1];
+        tensor_numel = 1;
+        view_numel = 1;
+      }
+    }
+  }
+  if (view_d != -1) return std::nullopt;
+  return strides;
+}
+
 Tensor view(const Tensor& t, const Shape& shape) {
   require_strided(t, "view");
-  return make_view(t, infer_shape(shape, t.numel(), "view"), t.storage_offset(), t.dtype());
+  Shape target = infer_shape(shape, t.numel(), "view");
+  if (t.is_contiguous() && t.impl()->strides.empty()) return make_view(t, target, t.storage_offset(), t.dtype());
+  std::optional<Shape> strides = view_strides(t, target);
+  if (!strides)
+    raise<RuntimeError>("view: view size is not compatible with input tensor's size and stride (at least one "
+                        "dimension spans across two contiguous subspaces). Use .reshape(...) instead.");
+  return make_strided(t, target, *strides, t.storage_offset(), t.dtype());
+}
+
+Tensor reshape(const Tensor& t, const Shape& shape) {
+  require_strided(t, "reshape");
+  Shape target = infer_shape(shape, t.numel(), "reshape");
+  if (view_strides(t, target)) return view(t, target);
+  return view(clone(t), target);
 }
 
 Tensor flatten(const Tensor& t, int64_t start_dim, int64_t end_dim) {
   int64_t n = t.dim();
-  if (n == 0) return view(t, {1});
+  if (n == 0) return reshape(t, {1});
   start_dim = wrap_dim(start_dim, n, "flatten");
   end_dim = wrap_dim(end_dim, n, "flatten");
   if (start_dim > end_dim) raise<ValueError>("flatten: start_dim (", start_dim, ") cannot come after end_dim (", end_dim, ")");
@@ -100,10 +158,11 @@ Tensor flatten(const Tensor& t, int64_t start_dim, int64_t end_dim) {
   for (int64_t i = start_dim; i <= end_dim; ++i) merged *= t.sizes()[i];
   shape.push_back(merged);
   shape.insert(shape.end(), t.sizes().begin() + end_dim + 1, t.sizes().end());
-  return view(t, shape);
+  return reshape(t, shape);
 }
 
-// A contiguous view exists only along the first non-unit dimension; elsewhere copy.
+// A view when every dim before `dim` has size 1 (the one case a contiguous
+// tensor's slice is contiguous); elsewhere a contiguous copy of the slices.
 Tensor narrow(const Tensor& t, int64_t dim, int64_t start, int64_t length) {
   require_strided(t, "narrow");
   if (t.dim() == 0) raise<IndexError>("narrow: cannot be applied to a 0-dim tensor");
@@ -116,17 +175,21 @@ Tensor narrow(const Tensor& t, int64_t dim, int64_t start, int64_t length) {
   Shape shape = t.sizes();
   shape[dim] = length;
   bool leading_units = std::all_of(t.sizes().begin(), t.sizes().begin() + dim, [](int64_t s) { return s == 1; });
+  if (leading_units) {
+    int64_t offset = t.storage_offset() + start * t.stride(dim);
+    if (t.impl()->strides.empty()) return make_view(t, shape, offset, t.dtype());
+    return make_strided(t, shape, t.strides(), offset, t.dtype());
+  }
+  Tensor src = t.is_contiguous() ? t : clone(t);
   int64_t inner = numel_of(Shape(t.sizes().begin() + dim + 1, t.sizes().end()));
-  if (leading_units) return make_view(t, shape, t.storage_offset() + start * inner, t.dtype());
-  // Not expressible without strides: gather the slices.
   int64_t outer = numel_of(Shape(t.sizes().begin(), t.sizes().begin() + dim));
   Tensor out = empty(shape, t.dtype(), t.device());
   Backend& be = backend_for(t.device().type);
   auto es = static_cast<std::size_t>(t.element_size());
   for (int64_t o = 0; o < outer; ++o) {
-    const char* src = static_cast<const char*>(t.data_ptr()) + (o * size + start) * inner * es;
+    const char* from = static_cast<const char*>(src.data_ptr()) + (o * size + start) * inner * es;
     char* dst = static_cast<char*>(out.data_ptr()) + o * length * inner * es;
-    be.copy(dst, src, static_cast<std::size_t>(length * inner) * es);
+    be.copy(dst, from, static_cast<std::size_t>(length * inner) * es);
   }
   return out;
 }
@@ -139,9 +202,7 @@ Tensor select(const Tensor& t, int64_t dim, int64_t index) {
     raise<IndexError>("select: index ", index, " is out of bounds for dimension ", dim, " with size ", size);
   if (index < 0) index += size;
   Tensor slice = narrow(t, dim, index, 1);
-  Shape shape = slice.sizes();
-  shape.erase(shape.begin() + dim);
-  return make_view(slice, shape, slice.storage_offset(), t.dtype());
+  return squeeze(slice, dim);
 }
 
 Tensor unsqueeze(const Tensor& t, int64_t dim) {
@@ -149,21 +210,26 @@ Tensor unsqueeze(const Tensor& t, int64_t dim) {
   dim = wrap_dim(dim, t.dim() + 1, "unsqueeze");
   Shape shape = t.sizes();
   shape.insert(shape.begin() + dim, 1);
-  return make_view(t, shape, t.storage_offset(), t.dtype());
+  if (t.impl()->strides.empty()) return make_view(t, shape, t.storage_offset(), t.dtype());
+  Shape strides = t.strides();
+  strides.insert(strides.begin() + dim, dim >= t.dim() ? 1 : t.sizes()[dim] * strides[dim]);
+  return make_strided(t, shape, strides, t.storage_offset(), t.dtype());
 }
 
 Tensor squeeze(const Tensor& t, std::optional<int64_t> dim) {
   require_strided(t, "squeeze");
-  Shape shape;
-  if (dim) {
-    int64_t d = wrap_dim(*dim, t.dim(), "squeeze");
-    shape = t.sizes();
-    if (t.dim() > 0 && shape[d] == 1) shape.erase(shape.begin() + d);
-  } else {
-    for (int64_t s : t.sizes())
-      if (s != 1) shape.push_back(s);
+  const Shape strides = t.strides();
+  Shape shape, kept;
+  std::optional<int64_t> d;
+  if (dim) d = wrap_dim(*dim, t.dim(), "squeeze");
+  for (int64_t i = 0; i < t.dim(); ++i) {
+    bool drop = t.sizes()[i] == 1 && (!d || *d == i);
+    if (drop) continue;
+    shape.push_back(t.sizes()[i]);
+    kept.push_back(strides[i]);
   }
-  return make_view(t, shape, t.storage_offset(), t.dtype());
+  if (t.impl()->strides.empty()) return make_view(t, shape, t.storage_offset(), t.dtype());
+  return make_strided(t, shape, kept, t.storage_offset(), t.dtype());
 }
 
 Tensor permute(const Tensor& t, const Shape& dims) {
@@ -171,63 +237,59 @@ Tensor permute(const Tensor& t, const Shape& dims) {
   int64_t n = t.dim();
   if (static_cast<int64_t>(dims.size()) != n)
     raise<ShapeError>("permute: number of dims in ", shape_to_string(dims), " doesn't match the tensor's ", n, " dims");
-  Shape order(dims.size());
   std::vector<bool> seen(dims.size(), false);
-  for (std::size_t i = 0; i < dims.size(); ++i) {
-    order[i] = wrap_dim(dims[i], n, "permute");
-    if (seen[order[i]]) raise<ValueError>("permute: repeated dim ", dims[i], " in ", shape_to_string(dims));
-    seen[order[i]] = true;
-  }
-  Shape out_shape(n);
-  for (int64_t i = 0; i < n; ++i) out_shape[i] = t.sizes()[order[i]];
-  // Gather through the elementwise engine: the input is read with permuted strides.
-  Shape in_strides = t.strides();
-  ElementwiseArgs args;
-  args.numel = t.numel();
-  args.ndim = static_cast<int>(n);
+  const Shape in_strides = t.strides();
+  Shape shape(n), strides(n);
   for (int64_t i = 0; i < n; ++i) {
-    args.sizes[i] = out_shape[i];
-    args.inputs[0].strides[i] = in_strides[order[i]];
+    int64_t d = wrap_dim(dims[i], n, "permute");
+    if (seen[d]) raise<ValueError>("permute: repeated dim ", dims[i], " in ", shape_to_string(dims));
+    seen[d] = true;
+    shape[i] = t.sizes()[d];
+    strides[i] = in_strides[d];
   }
-  Tensor out = empty(out_shape, t.dtype(), t.device());
-  if (args.numel == 0) return out;
-  if (n > kMaxDims) raise<NotImplementedError>("permute: tensors with more than ", kMaxDims, " dims");
-  args.ninputs = 1;
-  args.inputs[0].data = t.data_ptr();
-  args.inputs[0].dtype = t.dtype();
-  args.inputs[0].contiguous = std::is_sorted(order.begin(), order.end());
-  args.out = out.data_ptr();
-  args.out_dtype = t.dtype();
-  backend_for(t.device().type).elementwise(BinaryOp::Copy, args);
-  return out;
+  return make_strided(t, shape, strides, t.storage_offset(), t.dtype());
 }
 
 Tensor transpose(const Tensor& t, int64_t dim0, int64_t dim1) {
   int64_t n = t.dim();
-  if (n == 0) return clone(t);
+  if (n == 0) return make_view(t, {}, t.storage_offset(), t.dtype());
   Shape order(n);
   std::iota(order.begin(), order.end(), 0);
   std::swap(order[wrap_dim(dim0, n, "transpose")], order[wrap_dim(dim1, n, "transpose")]);
   return permute(t, order);
 }
 
+// PyTorch's inferExpandGeometry: expanded dims (and new leading dims of size > 1) get stride 0.
 Tensor expand(const Tensor& t, const Shape& shape) {
   require_strided(t, "expand");
-  Shape target = shape;
-  int64_t offset = static_cast<int64_t>(target.size()) - t.dim();
+  int64_t ndim = static_cast<int64_t>(shape.size());
+  int64_t offset = ndim - t.dim();
   if (offset < 0)
-    raise<ShapeError>("expand: the number of sizes provided (", target.size(), ") must be greater or equal to the number of dimensions in the tensor (", t.dim(), ")");
-  for (int64_t i = 0; i < t.dim(); ++i) {
-    int64_t& want = target[i + offset];
-    int64_t have = t.sizes()[i];
-    if (want == -1) want = have;
-    if (have != 1 && have != want)
-      raise<ShapeError>("expand: the expanded size of the tensor (", want, ") must match the existing size (", have,
-                        ") at non-singleton dimension ", i + offset, ".  Target sizes: ", shape_to_string(shape),
-                        ".  Tensor sizes: ", shape_to_string(t.sizes()));
+    raise<ShapeError>("expand: the number of sizes provided (", shape.size(), ") must be greater or equal to the number of dimensions in the tensor (", t.dim(), ")");
+  const Shape in_strides = t.strides();
+  Shape sizes(ndim), strides(ndim);
+  for (int64_t i = ndim - 1; i >= 0; --i) {
+    int64_t d = i - offset;
+    int64_t have = d >= 0 ? t.sizes()[d] : 1;
+    int64_t stride = d >= 0 ? in_strides[d] : (i == ndim - 1 ? 1 : sizes[i + 1] * strides[i + 1]);
+    int64_t want = shape[i];
+    if (want == -1) {
+      if (d < 0) raise<ShapeError>("expand: the expanded size of the tensor (-1) isn't allowed in a leading, non-existing dimension ", i);
+      want = have;
+    }
+    if (want < 0) raise<ShapeError>("expand: invalid size ", want, " at dimension ", i, " in ", shape_to_string(shape));
+    if (have != want) {
+      if (have != 1)
+        raise<ShapeError>("expand: the expanded size of the tensor (", want, ") must match the existing size (", have,
+                          ") at non-singleton dimension ", i, ".  Target sizes: ", shape_to_string(shape),
+                          ".  Tensor sizes: ", shape_to_string(t.sizes()));
+      stride = 0;
+    }
+    sizes[i] = want;
+    strides[i] = stride;
   }
-  Tensor out = empty(target, t.dtype(), t.device());
-  return copy_(out, t);
+  numel_of(sizes);
+  return make_strided(t, sizes, strides, t.storage_offset(), t.dtype());
 }
 
 Tensor view_as_real(const Tensor& t) {
@@ -235,7 +297,11 @@ Tensor view_as_real(const Tensor& t) {
     raise<TypeError>("view_as_real: is only supported for complex tensors, but got a tensor of dtype ", to_string(t.dtype()));
   Shape shape = t.sizes();
   shape.push_back(2);
-  return make_view(t, shape, t.storage_offset() * 2, to_real_dtype(t.dtype()));
+  if (t.impl()->strides.empty()) return make_view(t, shape, t.storage_offset() * 2, to_real_dtype(t.dtype()));
+  Shape strides = t.strides();
+  for (int64_t& s : strides) s *= 2;
+  strides.push_back(1);
+  return make_strided(t, shape, strides, t.storage_offset() * 2, to_real_dtype(t.dtype()));
 }
 
 Tensor view_as_complex(const Tensor& t) {
@@ -247,7 +313,16 @@ Tensor view_as_complex(const Tensor& t) {
   if (t.storage_offset() % 2 != 0)
     raise<ValueError>("view_as_complex: tensor must have a storage_offset divisible by 2, but got ", t.storage_offset());
   Shape shape(t.sizes().begin(), t.sizes().end() - 1);
-  return make_view(t, shape, t.storage_offset() / 2, to_complex_dtype(t.dtype()));
+  if (t.impl()->strides.empty()) return make_view(t, shape, t.storage_offset() / 2, to_complex_dtype(t.dtype()));
+  const Shape strides = t.strides();
+  if (strides.back() != 1) raise<ValueError>("view_as_complex: tensor must have a last dimension with stride 1");
+  Shape halved;
+  for (std::size_t i = 0; i + 1 < strides.size(); ++i) {
+    if (strides[i] % 2 != 0)
+      raise<ValueError>("view_as_complex: tensor must have a stride divisible by 2 for all but last dimension");
+    halved.push_back(strides[i] / 2);
+  }
+  return make_strided(t, shape, halved, t.storage_offset() / 2, to_complex_dtype(t.dtype()));
 }
 
 }  // namespace descent::native

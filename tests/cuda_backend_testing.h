@@ -230,7 +230,7 @@ inline Host run_elementwise(Backend& be, const Launch& launch) {
 inline Host run_matmul(Backend& be, const Host& a, const Host& c, int64_t batch, int64_t m, int64_t k,
                        int64_t n, bool ba, bool bc) {
   DeviceBuffer x(be, a), y(be, c), out(be, a.dtype, batch * m * n);
-  be.matmul(a.dtype, x.get(), y.get(), out.get(), batch, m, k, n, ba, bc);
+  be.matmul(a.dtype, {x.get(), ba ? 0 : m * k, k, 1}, {y.get(), bc ? 0 : k * n, n, 1}, out.get(), batch, m, k, n);
   return out.download();
 }
 

@@ -189,6 +189,12 @@ TEST_CASE("max and min with indices: first occurrence, NaN propagates") {
   CHECK_THROWS_AS(cpu().reduce(reduction(ReduceOp::Max, nullptr, kInt64, &best, kInt64, {0}, {true})), IndexError);
 }
 
+// Row-major operands, batch stride 0 when broadcast.
+void row_major_matmul(Dtype dtype, const void* a, const void* c, void* out, int64_t b, int64_t m, int64_t k, int64_t n,
+                      bool broadcast_a, bool broadcast_c) {
+  cpu().matmul(dtype, {a, broadcast_a ? 0 : m * k, k, 1}, {c, broadcast_c ? 0 : k * n, n, 1}, out, b, m, k, n);
+}
+
 TEST_CASE("matmul: dtypes, batches and broadcasting") {
   const int64_t b = 3, m = 5, k = 7, n = 4;
   std::vector<double> a(b * m * k), c(b * k * n);
@@ -197,7 +203,7 @@ TEST_CASE("matmul: dtypes, batches and broadcasting") {
   for (bool bcast_a : {false, true}) {
     for (bool bcast_c : {false, true}) {
       std::vector<double> out(b * m * n);
-      cpu().matmul(kFloat64, a.data(), c.data(), out.data(), b, m, k, n, bcast_a, bcast_c);
+      row_major_matmul(kFloat64, a.data(), c.data(), out.data(), b, m, k, n, bcast_a, bcast_c);
       for (int64_t t = 0; t < b; ++t)
         for (int64_t i = 0; i < m; ++i)
           for (int64_t j = 0; j < n; ++j) {
@@ -210,27 +216,27 @@ TEST_CASE("matmul: dtypes, batches and broadcasting") {
   }
   std::vector<float> af(a.begin(), a.end()), cf(c.begin(), c.end()), of(b * m * n);
   std::vector<double> od(b * m * n);
-  cpu().matmul(kFloat32, af.data(), cf.data(), of.data(), b, m, k, n, false, false);
-  cpu().matmul(kFloat64, a.data(), c.data(), od.data(), b, m, k, n, false, false);
+  row_major_matmul(kFloat32, af.data(), cf.data(), of.data(), b, m, k, n, false, false);
+  row_major_matmul(kFloat64, a.data(), c.data(), od.data(), b, m, k, n, false, false);
   for (std::size_t i = 0; i < of.size(); ++i) CHECK(of[i] == doctest::Approx(od[i]).epsilon(1e-5));
   std::vector<Half> ah(af.begin(), af.end()), ch(cf.begin(), cf.end()), oh(b * m * n);
-  cpu().matmul(kFloat16, ah.data(), ch.data(), oh.data(), b, m, k, n, false, false);
+  row_major_matmul(kFloat16, ah.data(), ch.data(), oh.data(), b, m, k, n, false, false);
   for (std::size_t i = 0; i < oh.size(); ++i) CHECK(static_cast<float>(oh[i]) == doctest::Approx(od[i]).epsilon(1e-2));
   const std::vector<int64_t> ai = {1, 2, 3, 4, 5, 6}, ci = {7, 8, 9, 10, 11, 12};
   std::vector<int64_t> oi(4);
-  cpu().matmul(kInt64, ai.data(), ci.data(), oi.data(), 1, 2, 3, 2, false, false);
+  row_major_matmul(kInt64, ai.data(), ci.data(), oi.data(), 1, 2, 3, 2, false, false);
   CHECK(oi == std::vector<int64_t>{58, 64, 139, 154});
   const std::vector<c64> az = {{0, 1}, {1, 0}}, cz = {{0, 1}, {2, 0}};
   c64 oz;
-  cpu().matmul(kComplex64, az.data(), cz.data(), &oz, 1, 1, 2, 1, false, false);
+  row_major_matmul(kComplex64, az.data(), cz.data(), &oz, 1, 1, 2, 1, false, false);
   CHECK(oz == c64(1, 0));
   const unsigned char bb[] = {1};
   unsigned char bo[1];
-  CHECK_THROWS_WITH_AS(cpu().matmul(kBool, bb, bb, bo, 1, 1, 1, 1, false, false),
+  CHECK_THROWS_WITH_AS(row_major_matmul(kBool, bb, bb, bo, 1, 1, 1, 1, false, false),
                        doctest::Contains("matmul: not implemented for torch.bool"), NotImplementedError);
   // k == 0 gives zeros.
   std::vector<double> zero_k(4, 9.0);
-  cpu().matmul(kFloat64, nullptr, nullptr, zero_k.data(), 1, 2, 0, 2, false, false);
+  row_major_matmul(kFloat64, nullptr, nullptr, zero_k.data(), 1, 2, 0, 2, false, false);
   CHECK(zero_k == std::vector<double>(4, 0.0));
 }
 

@@ -1,5 +1,7 @@
 // Backward formulas of the complex-number ops. For a real loss L of z = x + iy
 // the gradient PyTorch propagates is dL/dx + i dL/dy.
+#include <algorithm>
+
 #include "autograd/functions/formula.h"
 #include "autograd/functions/functions.h"
 
@@ -42,8 +44,11 @@ Tensor record_view_as_real(Tensor out, const Tensor& t) {
   if (!needs_grad(t)) return out;
   auto n = formula_node("ViewAsRealBackward0", {&t});
   n->formula = [](FormulaNode&, const tensor_list& g) -> tensor_list {
-    // view_as_complex needs an even element offset; a gradient view may not have one.
-    Tensor even = g[0].storage_offset() % 2 == 0 ? g[0] : g[0].clone();
+    // view_as_complex needs an even element offset and even strides; a gradient view may not have them.
+    const Shape strides = g[0].strides();
+    bool pairs = g[0].storage_offset() % 2 == 0 && strides.back() == 1 &&
+                 std::all_of(strides.begin(), strides.end() - 1, [](int64_t s) { return s % 2 == 0; });
+    Tensor even = pairs ? g[0] : g[0].clone();
     return {view_as_complex(even)};
   };
   return finish(std::move(out), n);

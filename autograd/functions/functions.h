@@ -34,6 +34,7 @@ struct ViewGeometry {
   Dtype base_dtype = kFloat32;
   Device device;
   Shape view_shape;
+  Shape view_strides;  // in view elements, over the base's contiguous layout
   Dtype view_dtype = kFloat32;
   int64_t offset = 0;
 };

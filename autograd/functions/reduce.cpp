@@ -207,8 +207,15 @@ Tensor record_matmul(Tensor out, const Tensor& a, const Tensor& b) {
                                                     : "UnsafeViewBackward0";
   auto n = formula_node(name, {&a, &b});
   std::size_t sa = n->wants(1) ? n->save(a) : 0, sb = n->wants(0) ? n->save(b) : 0;
-  n->formula = [sa, sb, a_sizes = a.sizes(), b_sizes = b.sizes()](FormulaNode& n,
-                                                                  const tensor_list& g) -> tensor_list {
+  // As PyTorch's mm_mat1/mat2_backward: the gradient of a column-major
+  // matrix (a transposed view, such as Linear's weight.t()) is computed
+  // column-major too, so TBackward turns it back into a contiguous tensor.
+  auto column_major = [](const Tensor& t) {
+    return t.dim() == 2 && !t.is_contiguous() && t.stride(0) == 1 && t.stride(1) == t.size(0);
+  };
+  bool a_cols = column_major(a) && b.dim() == 2, b_cols = column_major(b) && a.dim() == 2;
+  n->formula = [sa, sb, a_sizes = a.sizes(), b_sizes = b.sizes(), a_cols, b_cols](
+                   FormulaNode& n, const tensor_list& g) -> tensor_list {
     // 1-D operands take part as a row (left) or a column (right) matrix.
     bool a_vec = a_sizes.size() == 1, b_vec = b_sizes.size() == 1;
     Tensor g2 = a_vec ? g[0].unsqueeze(-2) : (b_vec ? g[0].unsqueeze(-1) : g[0]);
@@ -218,14 +225,16 @@ Tensor record_matmul(Tensor out, const Tensor& a, const Tensor& b) {
       Tensor y2 = b_vec ? y.unsqueeze(-1) : y;
       Shape a2 = a_sizes;
       if (a_vec) a2.insert(a2.begin(), 1);
-      ga = sum_to_size(matmul(g2, conj(y2.transpose(-1, -2))), a2).reshape(a_sizes);
+      ga = a_cols ? matmul(conj(y), g2.t()).t()
+                  : sum_to_size(matmul(g2, conj(y2.transpose(-1, -2))), a2).reshape(a_sizes);
     }
     if (n.wants(1)) {
       Tensor x = n.saved(sa);
       Tensor x2 = a_vec ? x.unsqueeze(0) : x;
       Shape b2 = b_sizes;
       if (b_vec) b2.push_back(1);
-      gb = sum_to_size(matmul(conj(x2.transpose(-1, -2)), g2), b2).reshape(b_sizes);
+      gb = b_cols ? matmul(g2.t(), conj(x)).t()
+                  : sum_to_size(matmul(conj(x2.transpose(-1, -2)), g2), b2).reshape(b_sizes);
     }
     return {ga, gb};
   };

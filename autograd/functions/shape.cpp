@@ -59,6 +59,7 @@ Tensor record_select(Tensor out, const Tensor& t, int64_t dim, int64_t index) {
 }
 
 Tensor record_permute(Tensor out, const Tensor& t, const Shape& dims) {
+  out = track_view(std::move(out), t);
   if (!needs_grad(t)) return out;
   Shape inverse(dims.size());
   for (std::size_t i = 0; i < dims.size(); ++i)
@@ -71,6 +72,7 @@ Tensor record_permute(Tensor out, const Tensor& t, const Shape& dims) {
 }
 
 Tensor record_transpose(Tensor out, const Tensor& t, int64_t dim0, int64_t dim1) {
+  out = track_view(std::move(out), t);
   if (!needs_grad(t)) return out;
   auto n = formula_node("TransposeBackward0", {&t});
   n->formula = [dim0, dim1](FormulaNode&, const tensor_list& g) -> tensor_list {
@@ -80,6 +82,7 @@ Tensor record_transpose(Tensor out, const Tensor& t, int64_t dim0, int64_t dim1)
 }
 
 Tensor record_t(Tensor out, const Tensor& t) {
+  out = track_view(std::move(out), t);
   if (!needs_grad(t)) return out;
   auto n = formula_node("TBackward0", {&t});
   n->formula = [](FormulaNode&, const tensor_list& g) -> tensor_list { return {g[0].t()}; };
@@ -87,6 +90,7 @@ Tensor record_t(Tensor out, const Tensor& t) {
 }
 
 Tensor record_expand(Tensor out, const Tensor& t) {
+  out = track_view(std::move(out), t);
   if (!needs_grad(t)) return out;
   auto n = formula_node("ExpandBackward0", {&t});
   n->formula = [sizes = t.sizes()](FormulaNode&, const tensor_list& g) -> tensor_list {

@@ -1,7 +1,6 @@
-// Gradients across an in-place write through a view. Every view here is a
-// contiguous run of its base's elements (possibly reinterpreted, as with
-// view_as_real), so "the view's part of the base" is a region: a shape, a
-// dtype and an offset. Three differentiable region ops carry gradients
+// Gradients across an in-place write through a view. A view's part of its
+// (contiguous) base is a region: a shape, strides, a dtype (reinterpreted,
+// as with view_as_real) and an offset. Three differentiable region ops carry gradients
 // between a base and its views.
 #include "autograd/functions/formula.h"
 #include "autograd/functions/functions.h"
@@ -11,11 +10,12 @@ namespace descent::autograd {
 
 namespace {
 // The region of `whole` (shaped and typed like the base) that the view covers: a view of it.
-Tensor region_view(const Tensor& whole, const ViewGeometry& g) {
+Tensor region_view(const Tensor& given, const ViewGeometry& g) {
+  const Tensor whole = given.is_contiguous() ? given : native::clone(given);
   auto es_base = static_cast<int64_t>(element_size(g.base_dtype));
   auto es_view = static_cast<int64_t>(element_size(g.view_dtype));
   int64_t start = whole.storage_offset() * es_base / es_view + g.offset;
-  return native::make_view(whole, g.view_shape, start, g.view_dtype);
+  return native::make_strided(whole, g.view_shape, g.view_strides, start, g.view_dtype);
 }
 
 Tensor scatter_region(const Tensor& part, const ViewGeometry& g);
@@ -85,11 +85,15 @@ class CopySlices : public Node {
 }  // namespace
 
 ViewGeometry view_geometry(const Tensor& view, const Tensor& base) {
+  if (!base.is_contiguous())
+    raise<NotImplementedError>("in-place write through a view whose base tensor is not contiguous (base strides ",
+                               shape_to_string(base.strides()), "): call contiguous() on the base first");
   ViewGeometry g;
   g.base_shape = base.sizes();
   g.base_dtype = base.dtype();
   g.device = base.device();
   g.view_shape = view.sizes();
+  g.view_strides = view.strides();
   g.view_dtype = view.dtype();
   int64_t bytes = view.storage_offset() * view.element_size() - base.storage_offset() * base.element_size();
   g.offset = bytes / view.element_size();

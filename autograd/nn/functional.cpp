@@ -80,7 +80,8 @@ namespace {
 std::vector<int64_t> host_indices(const Tensor& indices) { return indices.to_vector<int64_t>(); }
 
 // Copies rows of `table` ([rows, width]) to consecutive rows of `out`, skipping padding.
-void gather_rows(const Tensor& table, const std::vector<int64_t>& rows, Tensor& out, int64_t padding_idx) {
+void gather_rows(const Tensor& strided_table, const std::vector<int64_t>& rows, Tensor& out, int64_t padding_idx) {
+  const Tensor table = strided_table.is_contiguous() ? strided_table : native::clone(strided_table);
   int64_t width = table.sizes()[1];
   auto row_bytes = static_cast<std::size_t>(width * table.element_size());
   Backend& be = backend_for(table.device().type);

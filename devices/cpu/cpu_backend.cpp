@@ -25,43 +25,65 @@ constexpr int64_t kCopyGrainBytes = int64_t{1} << 20;
 
 template <class T>
 using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using ColMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
 
-// Products are split into blocks of this many rows; fixed, so that the result
-// does not depend on the number of threads.
-constexpr int64_t kMatmulRowBlock = 64;
+// Products are split into tiles of at most this many rows and columns of the
+// output, each one Eigen product: the tiling depends only on the shapes, so
+// the result is the same for any number of threads, and a batch-64 product
+// still gives the pool several tiles.
+constexpr int64_t kMatmulRowTile = 256;
+constexpr int64_t kMatmulColTile = 256;
+
+// An operand's (rows x cols) block at (r0, c0), read in place in its own storage order.
+template <class T, class Fn>
+void with_block(const MatmulOperand& op, const T* base, int64_t r0, int64_t c0, int64_t rows, int64_t cols, Fn&& fn) {
+  const T* p = base + r0 * op.row_stride + c0 * op.col_stride;
+  if (op.col_stride == 1) {
+    fn(Eigen::Map<const RowMajor<T>, 0, Eigen::OuterStride<>>(p, rows, cols, Eigen::OuterStride<>(op.row_stride)));
+  } else {
+    fn(Eigen::Map<const ColMajor<T>, 0, Eigen::OuterStride<>>(p, rows, cols, Eigen::OuterStride<>(op.col_stride)));
+  }
+}
 
 template <class T>
-void matmul_eigen(const T* a, const T* c, T* out, int64_t batch, int64_t m, int64_t k, int64_t n, bool broadcast_a,
-                  bool broadcast_c) {
-  const int64_t row_blocks = (m + kMatmulRowBlock - 1) / kMatmulRowBlock;
-  const int64_t cost = std::max<int64_t>(1, kMatmulRowBlock * k * n);
-  parallel_for(0, batch * row_blocks, std::max<int64_t>(1, kGrainSize / cost), [&](int64_t begin, int64_t end) {
+void matmul_eigen(const MatmulOperand& a, const MatmulOperand& c, T* out, int64_t batch, int64_t m, int64_t k,
+                  int64_t n) {
+  const int64_t row_tiles = (m + kMatmulRowTile - 1) / kMatmulRowTile;
+  const int64_t col_tiles = (n + kMatmulColTile - 1) / kMatmulColTile;
+  const int64_t tiles = row_tiles * col_tiles;
+  const int64_t cost = std::max<int64_t>(1, std::min(m, kMatmulRowTile) * k * std::min(n, kMatmulColTile));
+  parallel_for(0, batch * tiles, std::max<int64_t>(1, kGrainSize / cost), [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
-      const int64_t b = t / row_blocks, r0 = (t % row_blocks) * kMatmulRowBlock;
-      const int64_t rows = std::min(kMatmulRowBlock, m - r0);
-      Eigen::Map<const RowMajor<T>> A(a + (broadcast_a ? 0 : b * m * k) + r0 * k, rows, k);
-      Eigen::Map<const RowMajor<T>> C(c + (broadcast_c ? 0 : b * k * n), k, n);
-      Eigen::Map<RowMajor<T>> O(out + b * m * n + r0 * n, rows, n);
-      O.noalias() = A * C;
+      const int64_t b = t / tiles, r0 = (t % tiles) / col_tiles * kMatmulRowTile,
+                    c0 = (t % col_tiles) * kMatmulColTile;
+      const int64_t rows = std::min(kMatmulRowTile, m - r0), cols = std::min(kMatmulColTile, n - c0);
+      const T* pa = static_cast<const T*>(a.data) + b * a.batch_stride;
+      const T* pc = static_cast<const T*>(c.data) + b * c.batch_stride;
+      Eigen::Map<RowMajor<T>, 0, Eigen::OuterStride<>> O(out + b * m * n + r0 * n + c0, rows, cols,
+                                                          Eigen::OuterStride<>(n));
+      with_block(a, pa, r0, 0, rows, k, [&](const auto& A) {
+        with_block(c, pc, 0, c0, k, cols, [&](const auto& C) { O.noalias() = A * C; });
+      });
     }
   });
 }
 
-// int64 has no BLAS: a loop in i-p-j order, which streams rows of c and out.
-void matmul_int64(const int64_t* a, const int64_t* c, int64_t* out, int64_t batch, int64_t m, int64_t k, int64_t n,
-                  bool broadcast_a, bool broadcast_c) {
+// int64 has no BLAS: a loop in i-p-j order over each output row.
+void matmul_int64(const MatmulOperand& a, const MatmulOperand& c, int64_t* out, int64_t batch, int64_t m, int64_t k,
+                  int64_t n) {
   parallel_for(0, batch * m, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, k * n)),
                [&](int64_t begin, int64_t end) {
                  for (int64_t t = begin; t < end; ++t) {
                    const int64_t b = t / m, i = t % m;
-                   const int64_t* arow = a + (broadcast_a ? 0 : b * m * k) + i * k;
-                   const int64_t* cm = c + (broadcast_c ? 0 : b * k * n);
+                   const int64_t* arow = static_cast<const int64_t*>(a.data) + b * a.batch_stride + i * a.row_stride;
+                   const int64_t* cm = static_cast<const int64_t*>(c.data) + b * c.batch_stride;
                    int64_t* orow = out + b * m * n + i * n;
                    std::fill(orow, orow + n, int64_t{0});
                    for (int64_t p = 0; p < k; ++p) {
-                     const int64_t x = arow[p];
-                     const int64_t* crow = cm + p * n;
-                     for (int64_t j = 0; j < n; ++j) orow[j] += x * crow[j];
+                     const int64_t x = arow[p * a.col_stride];
+                     const int64_t* crow = cm + p * c.row_stride;
+                     for (int64_t j = 0; j < n; ++j) orow[j] += x * crow[j * c.col_stride];
                    }
                  }
                });
@@ -69,14 +91,28 @@ void matmul_int64(const int64_t* a, const int64_t* c, int64_t* out, int64_t batc
 
 // float16/bfloat16: multiply in float (PyTorch accumulates in float too), round once.
 template <class T>
-void matmul_reduced(const T* a, const T* c, T* out, int64_t batch, int64_t m, int64_t k, int64_t n, bool broadcast_a,
-                    bool broadcast_c) {
-  const int64_t a_count = (broadcast_a ? 1 : batch) * m * k, c_count = (broadcast_c ? 1 : batch) * k * n;
-  std::vector<float> af(a_count), cf(c_count), of(batch * m * n);
-  for (int64_t i = 0; i < a_count; ++i) af[i] = static_cast<float>(a[i]);
-  for (int64_t i = 0; i < c_count; ++i) cf[i] = static_cast<float>(c[i]);
-  matmul_eigen(af.data(), cf.data(), of.data(), batch, m, k, n, broadcast_a, broadcast_c);
+void matmul_reduced(const MatmulOperand& a, const MatmulOperand& c, T* out, int64_t batch, int64_t m, int64_t k,
+                    int64_t n) {
+  const auto widen = [batch](const MatmulOperand& op, int64_t rows, int64_t cols, std::vector<float>& buf) {
+    const int64_t count = op.batch_stride == 0 ? 1 : batch;
+    buf.resize(static_cast<std::size_t>(count * rows * cols));
+    const T* p = static_cast<const T*>(op.data);
+    for (int64_t b = 0; b < count; ++b)
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < cols; ++j)
+          buf[(b * rows + i) * cols + j] = static_cast<float>(p[b * op.batch_stride + i * op.row_stride + j * op.col_stride]);
+    return MatmulOperand{buf.data(), count == 1 ? 0 : rows * cols, cols, 1};
+  };
+  std::vector<float> af, cf, of(static_cast<std::size_t>(batch * m * n));
+  const MatmulOperand wa = widen(a, m, k, af), wc = widen(c, k, n, cf);
+  matmul_eigen(wa, wc, of.data(), batch, m, k, n);
   for (int64_t i = 0; i < batch * m * n; ++i) out[i] = T(of[i]);
+}
+
+void check_operand(const char* name, const MatmulOperand& op) {
+  if (op.row_stride != 1 && op.col_stride != 1)
+    raise<ValueError>("matmul: operand ", name, " has row stride ", op.row_stride, " and column stride ", op.col_stride,
+                      " (one of them must be 1)");
 }
 
 }  // namespace
@@ -130,24 +166,24 @@ void CpuBackend::cast(const void* src, Dtype src_dtype, void* dst, Dtype dst_dty
   });
 }
 
-void CpuBackend::matmul(Dtype dtype, const void* a, const void* c, void* out, int64_t batch, int64_t m, int64_t k,
-                        int64_t n, bool broadcast_a, bool broadcast_c) {
+void CpuBackend::matmul(Dtype dtype, const MatmulOperand& a, const MatmulOperand& c, void* out, int64_t batch,
+                        int64_t m, int64_t k, int64_t n) {
   if (batch < 0 || m < 0 || k < 0 || n < 0)
     raise<ValueError>("matmul: invalid sizes batch=", batch, " m=", m, " k=", k, " n=", n, " (must be >= 0)");
   if (batch == 0 || m == 0 || n == 0) return;
+  check_operand("a", a);
+  check_operand("c", c);
   dispatch_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
-    const T* pa = static_cast<const T*>(a);
-    const T* pc = static_cast<const T*>(c);
     T* po = static_cast<T*>(out);
     if constexpr (std::is_same_v<T, bool>) {
       raise<NotImplementedError>("matmul: not implemented for ", to_string(dtype));
     } else if constexpr (std::is_same_v<T, int64_t>) {
-      matmul_int64(pa, pc, po, batch, m, k, n, broadcast_a, broadcast_c);
+      matmul_int64(a, c, po, batch, m, k, n);
     } else if constexpr (math::is_reduced_float_v<T>) {
-      matmul_reduced(pa, pc, po, batch, m, k, n, broadcast_a, broadcast_c);
+      matmul_reduced(a, c, po, batch, m, k, n);
     } else {
-      matmul_eigen(pa, pc, po, batch, m, k, n, broadcast_a, broadcast_c);
+      matmul_eigen(a, c, po, batch, m, k, n);
     }
   });
 }

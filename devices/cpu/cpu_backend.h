@@ -21,8 +21,8 @@ class CpuBackend final : public Backend {
   void unary(UnaryOp op, Dtype dtype, const void* in, void* out, Dtype out_dtype, int64_t n) override;
   void elementwise(BinaryOp op, const ElementwiseArgs& args) override;
   void reduce(const ReduceArgs& args) override;
-  void matmul(Dtype dtype, const void* a, const void* c, void* out, int64_t batch, int64_t m, int64_t k, int64_t n,
-              bool broadcast_a, bool broadcast_c) override;
+  void matmul(Dtype dtype, const MatmulOperand& a, const MatmulOperand& c, void* out, int64_t batch, int64_t m,
+              int64_t k, int64_t n) override;
   void fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& tensors,
                        const FusedPointwiseArgs& args) override;
   void fused_pointwise_rows(Dtype dtype, const std::vector<FusedRows>& tensors,

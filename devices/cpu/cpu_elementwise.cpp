@@ -39,6 +39,8 @@ struct Loop {
   std::array<Input, 3> in{};
   char* out = nullptr;
   Dtype out_dtype = kFloat32;
+  std::array<int64_t, kMaxDims> out_strides{};
+  bool out_strided = false;
   int64_t numel = 0;
   // For the values of wrapped scalars, which depend on both.
   BinaryOp op = BinaryOp::Copy;
@@ -59,6 +61,7 @@ Loop make_loop(BinaryOp op, Dtype compute, const ElementwiseArgs& args) {
   loop.nin = args.ninputs;
   loop.out = static_cast<char*>(args.out);
   loop.out_dtype = args.out_dtype;
+  loop.out_strided = !args.out_contiguous;
   loop.numel = args.numel;
   for (int j = 0; j < args.ninputs; ++j) {
     const Operand& operand = args.inputs[j];
@@ -72,15 +75,19 @@ Loop make_loop(BinaryOp op, Dtype compute, const ElementwiseArgs& args) {
     for (int j = 0; j < args.ninputs && merge; ++j) {
       if (!args.inputs[j].is_scalar) merge = loop.in[j].strides[nd - 1] == args.inputs[j].strides[d] * size;
     }
+    if (merge && loop.out_strided) merge = loop.out_strides[nd - 1] == args.out_strides[d] * size;
     if (merge) {
       loop.sizes[nd - 1] *= size;
     } else {
       loop.sizes[nd++] = size;
     }
     for (int j = 0; j < args.ninputs; ++j) loop.in[j].strides[nd - 1] = args.inputs[j].strides[d];
+    if (loop.out_strided) loop.out_strides[nd - 1] = args.out_strides[d];
   }
   if (nd == 0) loop.sizes[nd++] = 1;
   loop.ndim = nd;
+  // A strided output that merged into one unit-stride run is contiguous after all.
+  if (loop.out_strided && nd == 1 && (loop.out_strides[0] == 1 || loop.numel == 1)) loop.out_strided = false;
   return loop;
 }
 
@@ -98,11 +105,15 @@ void load_run(const Input& in, int64_t offset, int64_t stride, int64_t n, OT* bu
 }
 
 template <class R>
-void store_run(Dtype dtype, char* out, int64_t offset, const R* buf, int64_t n) {
+void store_run(Dtype dtype, char* out, int64_t offset, int64_t stride, const R* buf, int64_t n) {
   dispatch_dtype(dtype, [&](auto tag) {
     using S = decltype(tag);
     S* p = reinterpret_cast<S*>(out) + offset;
-    for (int64_t i = 0; i < n; ++i) p[i] = math::convert<S>(buf[i]);
+    if (stride == 1) {
+      for (int64_t i = 0; i < n; ++i) p[i] = math::convert<S>(buf[i]);
+    } else {
+      for (int64_t i = 0; i < n; ++i) p[i * stride] = math::convert<S>(buf[i]);
+    }
   });
 }
 
@@ -145,7 +156,13 @@ void run_strided(const Loop& loop, const Fn& fn, int64_t begin, int64_t end) {
       else if constexpr (N == 2) res[i] = fn(buf[0][i], buf[1][i]);
       else res[i] = fn(buf[0][i], buf[1][i], buf[2][i]);
     }
-    store_run(loop.out_dtype, loop.out, pos, res, run);
+    if (loop.out_strided) {
+      int64_t offset = 0;
+      for (int d = 0; d <= last; ++d) offset += idx[d] * loop.out_strides[d];
+      store_run(loop.out_dtype, loop.out, offset, loop.out_strides[last], res, run);
+    } else {
+      store_run(loop.out_dtype, loop.out, pos, 1, res, run);
+    }
     pos += run;
     idx[last] += run;
     for (int d = last; d > 0 && idx[d] == loop.sizes[d]; --d) {
@@ -182,7 +199,7 @@ bool try_contiguous(const Loop& loop, const Fn& fn) {
   using OT = math::opmath_t<T>;
   using R = result_t<N, OT, Fn>;
   using Out = std::conditional_t<std::is_same_v<R, OT>, T, R>;
-  if (loop.out_dtype != dtype_of<Out>::value) return false;
+  if (loop.out_dtype != dtype_of<Out>::value || loop.out_strided) return false;
   for (int j = 0; j < N; ++j) {
     const Dtype want = j == 0 ? dtype_of<S0>::value : dtype_of<T>::value;
     if (!loop.contiguous(j) || !(loop.in[j].scalar || loop.in[j].dtype == want)) return false;
@@ -246,6 +263,80 @@ void elementwise_typed(const Loop& loop, const ElementwiseArgs& args, Dtype comp
   }
 }
 
+template <std::size_t Bytes>
+struct Word;
+template <>
+struct Word<1> {
+  using type = uint8_t;
+};
+template <>
+struct Word<2> {
+  using type = uint16_t;
+};
+template <>
+struct Word<4> {
+  using type = uint32_t;
+};
+template <>
+struct Word<8> {
+  using type = uint64_t;
+};
+template <>
+struct Word<16> {
+  struct type {
+    uint64_t lo, hi;
+  };
+};
+
+// A same-dtype copy whose input is read across its rows (a transposed
+// matrix made contiguous): square tiles keep both sides in cache, where the
+// element-order walk misses the cache on every read.
+template <std::size_t Bytes>
+void copy_tiled(const Loop& loop) {
+  using W = typename Word<Bytes>::type;
+  constexpr int64_t kTile = 32;
+  const int64_t rows = loop.sizes[0], cols = loop.sizes[1];
+  const int64_t s0 = loop.in[0].strides[0], s1 = loop.in[0].strides[1];
+  const W* in = reinterpret_cast<const W*>(loop.in[0].data);
+  W* out = reinterpret_cast<W*>(loop.out);
+  const int64_t row_tiles = (rows + kTile - 1) / kTile;
+  parallel_for(0, row_tiles, std::max<int64_t>(1, kGrainSize / (kTile * cols)), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t r0 = t * kTile, r1 = std::min(rows, r0 + kTile);
+      for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+        const int64_t c1 = std::min(cols, c0 + kTile);
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t c = c0; c < c1; ++c) out[r * cols + c] = in[r * s0 + c * s1];
+      }
+    }
+  });
+}
+
+bool try_copy_tiled(BinaryOp op, const Loop& loop) {
+  if (op != BinaryOp::Copy || loop.nin != 1 || loop.in[0].scalar || loop.in[0].dtype != loop.out_dtype ||
+      loop.out_strided || loop.ndim != 2 || loop.in[0].strides[1] == 1 || loop.sizes[0] < 2)
+    return false;
+  switch (element_size(loop.out_dtype)) {
+    case 1:
+      copy_tiled<1>(loop);
+      return true;
+    case 2:
+      copy_tiled<2>(loop);
+      return true;
+    case 4:
+      copy_tiled<4>(loop);
+      return true;
+    case 8:
+      copy_tiled<8>(loop);
+      return true;
+    case 16:
+      copy_tiled<16>(loop);
+      return true;
+    default:
+      return false;
+  }
+}
+
 // The dtype an op computes in: its output's, except for comparisons and
 // logical ops, which compute in their (promoted) inputs' dtype.
 Dtype compute_dtype(BinaryOp op, const ElementwiseArgs& args) {
@@ -285,6 +376,7 @@ void CpuBackend::elementwise(BinaryOp op, const ElementwiseArgs& args) {
   if (!math::binary_supported(op, category(compute)))
     raise<NotImplementedError>(name, ": not implemented for ", to_string(compute), " on the CPU");
   const Loop loop = make_loop(op, compute, args);
+  if (try_copy_tiled(op, loop)) return;
   detail::visit_enum<BinaryOp, kNumBinaryOps>(op, [&](auto op_constant) {
     constexpr BinaryOp Op = decltype(op_constant)::value;
     dispatch_dtype(compute, [&](auto tag) {

@@ -133,6 +133,47 @@ void gather_by_size(const ElementwiseArgs& args, void* out) {
   }
 }
 
+template <class W>
+struct ScatterKernel {
+  Layout layout;
+  const W* in;
+  W* out;
+
+  DESCENT_HOST_DEVICE void operator()(int64_t i) const {
+    int64_t off[1] = {i};
+    layout.offsets(i, off);
+    out[off[0]] = in[i];
+  }
+};
+
+// Writes a contiguous result into the output's strides.
+template <std::size_t Bytes>
+void scatter(const ElementwiseArgs& args, const void* in) {
+  using W = typename Word<Bytes>::type;
+  ElementwiseArgs walk = args;
+  walk.ninputs = 1;
+  walk.inputs[0] = Operand{};
+  walk.inputs[0].strides = args.out_strides;
+  walk.inputs[0].contiguous = false;
+  ScatterKernel<W> kernel{make_layout(walk), static_cast<const W*>(in), static_cast<W*>(args.out)};
+  thrust::for_each_n(policy(), first_index(), args.numel, kernel);
+}
+
+void scatter_by_size(const ElementwiseArgs& args, const void* in) {
+  switch (element_size(args.out_dtype)) {
+    case 1:
+      return scatter<1>(args, in);
+    case 2:
+      return scatter<2>(args, in);
+    case 4:
+      return scatter<4>(args, in);
+    case 8:
+      return scatter<8>(args, in);
+    default:
+      return scatter<16>(args, in);
+  }
+}
+
 // Copy reads through strides and converts dtypes by way of cast().
 void copy(const ElementwiseArgs& args) {
   const Operand& src = args.inputs[0];
@@ -288,6 +329,14 @@ void elementwise(BinaryOp op, const ElementwiseArgs& args) {
   if (!math::arity_ok(op, args.ninputs))
     raise<ValueError>(name, ": invalid number of inputs ", args.ninputs, " for this op");
   if (args.numel == 0) return;
+  if (!args.out_contiguous) {
+    thrust::device_vector<uint8_t> result(static_cast<std::size_t>(args.numel) * element_size(args.out_dtype));
+    ElementwiseArgs dense = args;
+    dense.out = thrust::raw_pointer_cast(result.data());
+    dense.out_contiguous = true;
+    elementwise(op, dense);
+    return scatter_by_size(args, dense.out);
+  }
   if (op == BinaryOp::Copy) return copy(args);
   const Dtype compute = compute_dtype(op, args);
   if (!math::binary_supported(op, category(compute)))

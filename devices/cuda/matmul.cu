@@ -16,25 +16,26 @@ struct MatmulKernel {
   const S* c;
   S* out;
   int64_t m, k, n;
-  int64_t a_batch_stride, c_batch_stride;
+  int64_t a_batch, a_row, a_col, c_batch, c_row, c_col;
 
   DESCENT_HOST_DEVICE void operator()(int64_t i) const {
     using T = math::opmath_t<S>;
     const int64_t b = i / (m * n);
     const int64_t row = (i / n) % m;
     const int64_t col = i % n;
-    const S* x = a + b * a_batch_stride + row * k;
-    const S* y = c + b * c_batch_stride + col;
+    const S* x = a + b * a_batch + row * a_row;
+    const S* y = c + b * c_batch + col * c_col;
     T acc = T(0);
-    for (int64_t j = 0; j < k; ++j) acc = acc + math::mul(math::convert<T>(x[j]), math::convert<T>(y[j * n]));
+    for (int64_t j = 0; j < k; ++j)
+      acc = acc + math::mul(math::convert<T>(x[j * a_col]), math::convert<T>(y[j * c_row]));
     out[i] = math::convert<S>(acc);
   }
 };
 
 }  // namespace
 
-void matmul(Dtype dtype, const void* a, const void* c, void* out, int64_t batch, int64_t m, int64_t k,
-            int64_t n, bool broadcast_a, bool broadcast_c) {
+void matmul(Dtype dtype, const MatmulOperand& a, const MatmulOperand& c, void* out, int64_t batch, int64_t m,
+            int64_t k, int64_t n) {
   if (dtype == kBool) raise<NotImplementedError>("matmul: not implemented for bool tensors on ", kSystemName);
   if (batch < 0 || m < 0 || k < 0 || n < 0)
     raise<ValueError>("matmul: negative size (batch ", batch, ", m ", m, ", k ", k, ", n ", n, ")");
@@ -43,9 +44,9 @@ void matmul(Dtype dtype, const void* a, const void* c, void* out, int64_t batch,
   dispatch_storage(dtype, [&](auto tag) {
     using S = typename decltype(tag)::type;
     if constexpr (!std::is_same_v<S, bool>) {
-      MatmulKernel<S> kernel{
-          static_cast<const S*>(a), static_cast<const S*>(c), static_cast<S*>(out), m, k, n,
-          broadcast_a ? 0 : m * k,  broadcast_c ? 0 : k * n};
+      MatmulKernel<S> kernel{static_cast<const S*>(a.data), static_cast<const S*>(c.data), static_cast<S*>(out),
+                             m, k, n, a.batch_stride, a.row_stride, a.col_stride, c.batch_stride, c.row_stride,
+                             c.col_stride};
       thrust::for_each_n(policy(), first_index(), total, kernel);
     }
   });

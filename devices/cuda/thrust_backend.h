@@ -20,8 +20,8 @@ void cast(const void* src, Dtype src_dtype, void* dst, Dtype dst_dtype, int64_t 
 void unary(UnaryOp op, Dtype dtype, const void* in, void* out, Dtype out_dtype, int64_t n);
 void elementwise(BinaryOp op, const ElementwiseArgs& args);
 void reduce(const ReduceArgs& args);
-void matmul(Dtype dtype, const void* a, const void* c, void* out, int64_t batch, int64_t m, int64_t k,
-            int64_t n, bool broadcast_a, bool broadcast_c);
+void matmul(Dtype dtype, const MatmulOperand& a, const MatmulOperand& c, void* out, int64_t batch, int64_t m,
+            int64_t k, int64_t n);
 void fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedPointwiseArgs& args);
 void fused_pointwise_rows(Dtype dtype, const std::vector<FusedRows>& tensors, const FusedPointwiseArgs& args);
 
@@ -56,10 +56,9 @@ class ThrustBackend : public Backend {
   void reduce(const ReduceArgs& args) override {
     run("reduce", args.out, [&] { DESCENT_THRUST_NS::reduce(args); });
   }
-  void matmul(Dtype dtype, const void* a, const void* c, void* out, int64_t batch, int64_t m, int64_t k,
-              int64_t n, bool broadcast_a, bool broadcast_c) override {
-    run("matmul", out,
-        [&] { DESCENT_THRUST_NS::matmul(dtype, a, c, out, batch, m, k, n, broadcast_a, broadcast_c); });
+  void matmul(Dtype dtype, const MatmulOperand& a, const MatmulOperand& c, void* out, int64_t batch, int64_t m,
+              int64_t k, int64_t n) override {
+    run("matmul", out, [&] { DESCENT_THRUST_NS::matmul(dtype, a, c, out, batch, m, k, n); });
   }
   void fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& tensors,
                        const FusedPointwiseArgs& args) override {

@@ -63,10 +63,23 @@ struct ElementwiseArgs {
   std::array<Operand, 3> inputs{};
   void* out = nullptr;
   Dtype out_dtype = kFloat32;
+  // The output's element strides when out_contiguous is false (a write
+  // through a strided view; never overlapping itself).
+  std::array<int64_t, kMaxDims> out_strides{};
+  bool out_contiguous = true;
   // Per-op scalars in double/complex precision; cast to opmath at launch.
   std::array<std::complex<double>, 2> scalars{};
   // Clamp: which bounds are present; Lerp: weight is input 2 instead of scalars[0].
   bool has_min = false, has_max = false, tensor_weight = false;
+};
+
+// One matrix operand of a batched product: element strides between batch
+// entries, rows and columns.
+struct MatmulOperand {
+  const void* data = nullptr;
+  int64_t batch_stride = 0;
+  int64_t row_stride = 0;
+  int64_t col_stride = 1;
 };
 
 struct ReduceArgs {
@@ -152,10 +165,11 @@ class Backend {
                      int64_t n) = 0;
   virtual void elementwise(BinaryOp op, const ElementwiseArgs& args) = 0;
   virtual void reduce(const ReduceArgs& args) = 0;
-  // out[b] = a[b] @ c[b] for `batch` row-major (m x k) @ (k x n) products;
-  // a or c has batch stride 0 when it is broadcast.
-  virtual void matmul(Dtype dtype, const void* a, const void* c, void* out, int64_t batch, int64_t m,
-                      int64_t k, int64_t n, bool broadcast_a, bool broadcast_c) = 0;
+  // out[b] = a[b] @ c[b] for `batch` (m x k) @ (k x n) products into a
+  // contiguous out; each operand has row or column stride 1 (a transposed
+  // view is read in place) and batch stride 0 when it is broadcast.
+  virtual void matmul(Dtype dtype, const MatmulOperand& a, const MatmulOperand& c, void* out, int64_t batch,
+                      int64_t m, int64_t k, int64_t n) = 0;
   // A fused optimizer update: one pass over param, grad and state per
   // element, for a whole dtype bucket, with any kernel of the pointwise
   // list. A backend without it reports NotImplementedError.

@@ -18,13 +18,14 @@ inline bool is_dense(const TensorImpl& t) { return t.layout == Layout::Strided; 
 // The device of a dense tensor's storage.
 inline const Device& device(const TensorImpl& t) { return t.storage->device; }
 
-// Whether `b` can be read element for element with `a`'s layout: both dense,
-// with the same dtype, device and shape. (Shapes are compared inline: a
+// Whether `b` can be read element for element with `a`'s layout: both dense
+// and contiguous, with the same dtype, device and shape. (Shapes are compared inline: a
 // call to memcmp per tensor shows in a fused step.)
 inline bool same_dense_layout(const TensorImpl& a, const TensorImpl& b) {
   if (a.dtype != b.dtype || !is_dense(a) || !is_dense(b) || a.storage->device != b.storage->device ||
       a.sizes.size() != b.sizes.size())
     return false;
+  if (!(a.strides.empty() && b.strides.empty()) && !(is_contiguous(a) && is_contiguous(b))) return false;
   for (std::size_t d = 0; d < a.sizes.size(); ++d)
     if (a.sizes[d] != b.sizes[d]) return false;
   return true;

@@ -1,10 +1,14 @@
 #pragma once
-// descent::Tensor: a handle to shared, contiguous storage with a shape, dtype
-// and device. Copying a Tensor copies the handle (both refer to the same
-// tensor, as in PyTorch); clone() copies the data. Views (view, reshape,
-// flatten, narrow/select along dim 0, view_as_real/complex, unsqueeze,
-// squeeze) share storage; every tensor is contiguous, so ops that would need
-// strides (transpose, permute, expand) return contiguous copies.
+// descent::Tensor: a handle to shared storage with a shape, strides, storage
+// offset, dtype and device. Copying a Tensor copies the handle (both refer to
+// the same tensor, as in PyTorch); clone() copies the data into a contiguous
+// tensor. Views share storage: view/reshape (when the strides allow it, as
+// PyTorch), flatten, unsqueeze, squeeze, t, transpose, permute, expand (stride
+// 0), narrow/select (a view when every dimension before `dim` has size 1,
+// otherwise a copy, unlike PyTorch), view_as_real and
+// view_as_complex. is_contiguous(), contiguous() and stride() follow PyTorch.
+// Kernels receive strides where they can use them (elementwise, matmul) and
+// contiguous() copies elsewhere; see docs/architecture.md, "Strides".
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -79,8 +83,11 @@ class Tensor {
   int64_t dim() const;
   int64_t ndimension() const { return dim(); }
   int64_t numel() const;
-  Shape strides() const;  // contiguous strides
-  bool is_contiguous() const { return true; }
+  Shape strides() const;  // in elements
+  Shape stride() const { return strides(); }
+  int64_t stride(int64_t dim) const;
+  // PyTorch's rule: strides are the row-major ones, ignoring dims of size 1 (any empty tensor is contiguous).
+  bool is_contiguous() const;
   Dtype dtype() const;
   Dtype scalar_type() const { return dtype(); }
   Device device() const;
@@ -114,7 +121,8 @@ class Tensor {
   Tensor cpu() const { return to(Device(kCPU)); }
   Tensor cuda(int index = 0) const { return to(Device(kCUDA, index)); }
   Tensor clone() const;
-  Tensor contiguous() const { return *this; }
+  // This tensor when contiguous, else a contiguous copy (recorded by autograd, as clone).
+  Tensor contiguous() const;
   // Copies src into this tensor (broadcast, dtype and device converted).
   Tensor& copy_(const Tensor& src);
   Tensor& fill_(const Scalar& value);
@@ -132,7 +140,7 @@ class Tensor {
   Tensor unsqueeze(int64_t dim) const;
   Tensor squeeze() const;
   Tensor squeeze(int64_t dim) const;
-  // Copies: descent keeps every tensor contiguous.
+  // Strided views of the same storage.
   Tensor t() const;
   Tensor transpose(int64_t dim0, int64_t dim1) const;
   Tensor permute(const Shape& dims) const;
@@ -293,6 +301,10 @@ struct TensorImpl {
   std::shared_ptr<Storage> storage;
   int64_t offset = 0;  // elements
   Shape sizes;
+  // Element strides; empty means the contiguous strides of `sizes` (every
+  // freshly allocated tensor), so only views made by t/transpose/permute/
+  // expand/narrow carry them.
+  Shape strides;
   Dtype dtype = kFloat32;
   Layout layout = Layout::Strided;
   // Sparse COO: indices [sparse_dim, nnz] int64 and values [nnz, dense...].
@@ -302,6 +314,9 @@ struct TensorImpl {
   std::shared_ptr<autograd::AutogradMeta> autograd_meta;
 };
 
+// Tensor::is_contiguous on an impl (strided layout).
+bool is_contiguous(const TensorImpl& impl);
+
 std::ostream& operator<<(std::ostream& out, const Tensor& t);
 std::ostream& operator<<(std::ostream& out, Dtype dtype);
 std::ostream& operator<<(std::ostream& out, const Device& device);
@@ -309,6 +324,8 @@ std::ostream& operator<<(std::ostream& out, const Device& device);
 // "[2, 3]"
 std::string shape_to_string(const Shape& shape);
 int64_t numel_of(const Shape& shape);
+// Row-major strides of a shape (dims of size 0 count as 1, as PyTorch).
+Shape contiguous_strides(const Shape& shape);
 
 // Hashes by identity, for maps keyed by parameter (optimizer state).
 struct TensorIdentityHash {
