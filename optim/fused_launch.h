@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "descent/tensor/impl_access.h"
+#include "tensor/impl_access.h"
 #include "optim/common.h"
 
 namespace descent::optim::detail {
