@@ -81,6 +81,13 @@ void check_fused_flags(const std::string& opt, std::optional<bool> foreach, std:
 std::vector<ParamRef> params_with_grad(Optimizer& optimizer, ParamGroup& group,
                                        const std::string& sparse_error) {
   std::vector<ParamRef> refs;
+  params_with_grad(optimizer, group, sparse_error, refs);
+  return refs;
+}
+
+void params_with_grad(Optimizer& optimizer, ParamGroup& group, const std::string& sparse_error,
+                      std::vector<ParamRef>& refs) {
+  refs.clear();
   refs.reserve(group.params.size());
   const std::size_t n = group.params.size();
   for (std::size_t i = 0; i < n; ++i) {
@@ -98,7 +105,6 @@ std::vector<ParamRef> params_with_grad(Optimizer& optimizer, ParamGroup& group,
     if (!sparse_error.empty() && g.is_sparse()) raise<RuntimeError>(optimizer.name(), ": ", sparse_error);
     refs.push_back({&p, &g, p.unsafe_get_impl(), g.unsafe_get_impl(), i});
   }
-  return refs;
 }
 
 std::size_t group_index(const Optimizer& optimizer, const ParamGroup& group) {

@@ -60,6 +60,9 @@ struct ParamRef {
 // raise `sparse_error` unless it is empty.
 std::vector<ParamRef> params_with_grad(Optimizer& optimizer, ParamGroup& group,
                                        const std::string& sparse_error);
+// The same into `out`, whose storage a caller keeps from step to step.
+void params_with_grad(Optimizer& optimizer, ParamGroup& group, const std::string& sparse_error,
+                      std::vector<ParamRef>& out);
 // The position of `group` in the optimizer's param_groups().
 std::size_t group_index(const Optimizer& optimizer, const ParamGroup& group);
 

@@ -30,8 +30,8 @@ struct FusedParam {
 // The tensors of one kernel call: params of one device, dtype and kind.
 struct FusedLaunch {
   Device device;
-  Dtype dtype;
-  int kind;  // optimizer-defined (SGD: a first step, whose momentum starts from the grad)
+  Dtype dtype = kFloat32;
+  int kind = 0;  // optimizer-defined (SGD: a first step, whose momentum starts from the grad)
   std::vector<FusedTensor> tensors;
   std::vector<std::size_t> members;  // the position in `params` of each tensor
 };
@@ -61,12 +61,16 @@ inline void bump_versions(const FusedParam& p, bool writes_grads, int64_t delta)
 // counter value, tensor) called to fill the optimizer's own fields.
 // A step that raises leaves no trace: what changed before a param failed
 // its checks is undone. `state_names` name the state tensors in errors.
+// `launches` is overwritten; its lists keep their storage from the last step.
 template <class KindOf, class Each>
-std::vector<FusedLaunch> build_fused_launches(const std::string& optimizer,
-                                              const std::vector<FusedParam>& params,
-                                              const std::array<const char*, kMaxFusedState>& state_names,
-                                              bool writes_grads, KindOf kind_of, Each each) {
-  std::vector<FusedLaunch> launches;
+void build_fused_launches(const std::string& optimizer, const std::vector<FusedParam>& params,
+                          const std::array<const char*, kMaxFusedState>& state_names, bool writes_grads,
+                          KindOf kind_of, Each each, std::vector<FusedLaunch>& launches) {
+  for (FusedLaunch& launch : launches) {
+    launch.tensors.clear();
+    launch.members.clear();
+  }
+  std::size_t used = 0;
   // Host counters advanced in the pass, with their old values; counters
   // that need a tensor op (on a device, or with history) are advanced after it.
   std::vector<std::pair<const FusedParam*, double>> advanced;
@@ -95,15 +99,19 @@ std::vector<FusedLaunch> build_fused_launches(const std::string& optimizer,
         raise_bad_step_counter(optimizer, *p.step_impl);
       const int kind = kind_of(i);
       const Device& device = impl::device(param);
-      std::size_t b = launches.size();
+      std::size_t b = used;
       while (b > 0 && !(launches[b - 1].dtype == param.dtype && launches[b - 1].kind == kind &&
                         launches[b - 1].device == device))
         --b;
       if (b == 0) {
-        launches.push_back({device, param.dtype, kind, {}, {}});
-        launches.back().tensors.reserve(params.size());
-        launches.back().members.reserve(params.size());
-        b = launches.size();
+        if (used == launches.size()) launches.emplace_back();
+        FusedLaunch& fresh = launches[used++];
+        fresh.device = device;
+        fresh.dtype = param.dtype;
+        fresh.kind = kind;
+        fresh.tensors.reserve(params.size());
+        fresh.members.reserve(params.size());
+        b = used;
       }
       FusedLaunch& launch = launches[b - 1];
       // Changes start here, once the param has passed its checks.
@@ -123,13 +131,14 @@ std::vector<FusedLaunch> build_fused_launches(const std::string& optimizer,
   } catch (...) {
     for (std::size_t j = 0; j < i; ++j) bump_versions(params[j], writes_grads, -1);
     for (const auto& [p, previous] : advanced) restore_host_step(*p->step_impl, previous);
+    launches.erase(launches.begin() + static_cast<std::ptrdiff_t>(used), launches.end());
     throw;
   }
+  launches.erase(launches.begin() + static_cast<std::ptrdiff_t>(used), launches.end());
   for (const auto& [b, j] : later) {
     const std::size_t k = launches[b].members[j];
     each(k, advance_step(*params[k].step, 1), launches[b].tensors[j]);
   }
-  return launches;
 }
 
 }  // namespace descent::optim::detail

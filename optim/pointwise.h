@@ -151,6 +151,9 @@ class PointwiseStep {
   static constexpr std::size_t kFirstSlot = D::has_step ? 1 : 0;  // state key index of slot 0
   static constexpr bool kStartsFromGrad = requires { M::kFirstStep; };
   static constexpr bool kAsReal = !requires { D::kComplexAsIs; };
+  static_assert(kSlots <= kMaxFusedState && kFirstSlot + kSlots + kHost <= StateCache::kMaxKeys,
+                "the optimizer declares more state than a fused launch and the state cache hold: raise "
+                "kMaxFusedState (backend.h)");
 
  public:
   PointwiseStep(Optimizer& optimizer, StateCache& cache, ParamGroup& group)
@@ -160,7 +163,8 @@ class PointwiseStep {
     std::string sparse_error = std::string(D::name) + " does not support sparse gradients";
     if constexpr (requires { D::sparse_error; }) sparse_error = D::sparse_error;
     if constexpr (TakesSparseGrads<D>) sparse_error.clear();
-    std::vector<ParamRef> params = params_with_grad(opt_, group_, sparse_error);
+    std::vector<ParamRef>& params = cache_.step_buffers().params;
+    params_with_grad(opt_, group_, sparse_error, params);
     if (params.empty()) return;
     // A param listed twice in its group (the constructor warned) is updated once.
     if (cache_.has_duplicates(group_index(opt_, group_), group_.params)) params = first_occurrences(params);
@@ -196,7 +200,7 @@ class PointwiseStep {
     if (impl != Implementation::Fused) check_grads_fit(opt_.name(), params);
     first_.assign(params.size(), false);
     try {
-      std::vector<StateCache::Tensors> state = resolve_state(params, impl == Implementation::Fused);
+      const std::vector<StateCache::Tensors>& state = resolve_state(params, impl == Implementation::Fused);
       if (impl == Implementation::Fused) return fused(params, state);
       if (impl == Implementation::ForEach && sparse) return foreach_with_sparse(params, state);
       if (impl == Implementation::ForEach) return foreach(params, state);
@@ -245,14 +249,14 @@ class PointwiseStep {
 
   bool slot_active(std::size_t k) const { return optim_math::Flags{flags_}.has(M::kSlotFlags[k]); }
 
-  std::vector<StateCache::Tensors> resolve_state(const std::vector<ParamRef>& params, bool fused) {
+  const std::vector<StateCache::Tensors>& resolve_state(const std::vector<ParamRef>& params, bool fused) {
     std::vector<std::string> keys;
     if constexpr (D::has_step) keys.emplace_back("step");
     for (std::size_t k = 0; k < kSlots; ++k)
       if (slot_active(k)) keys.emplace_back(D::slot_keys[k]);
     for (const char* key : D::host_keys) keys.emplace_back(key);
     // A stateless configuration (SGD without momentum) keeps no state at all.
-    if (keys.empty()) return std::vector<StateCache::Tensors>(params.size());
+    if (keys.empty()) return cache_.no_state(params.size());
     auto init = [&](Dict& st, std::size_t i) {
       const Tensor& param = *params[i].param;
       if constexpr (kStartsFromGrad) {
@@ -288,7 +292,7 @@ class PointwiseStep {
         host();
       }
     };
-    std::vector<StateCache::Tensors> state =
+    const std::vector<StateCache::Tensors>& state =
         cache_.resolve(opt_.state(), group_index(opt_, group_), params, keys, init);
     // Slots like the param, the counter and host scalars one element each:
     // checked for every param before any changes (a loaded state is
@@ -522,7 +526,9 @@ class PointwiseStep {
   }
 
   void fused(const std::vector<ParamRef>& params, const std::vector<StateCache::Tensors>& state) {
-    std::vector<FusedParam> fused;
+    StateCache::StepBuffers& buffers = cache_.step_buffers();
+    std::vector<FusedParam>& fused = buffers.fused;
+    fused.clear();
     fused.reserve(params.size());
     std::array<const char*, kMaxFusedState> names{};
     for (std::size_t k = 0; k < kSlots; ++k) names[k] = D::slot_keys[k];
@@ -537,7 +543,8 @@ class PointwiseStep {
         if (slot_active(k)) f.state[k] = state[i].impl[next++];
       fused.push_back(f);
     }
-    std::vector<double> steps(params.size());
+    std::vector<double>& steps = buffers.steps;
+    steps.assign(params.size(), 0.0);
     auto each = [&](std::size_t i, double step, FusedTensor&) { steps[i] = step; };
     // A launch's kind is its flag mask.
     auto kind_of = [&](std::size_t i) { return static_cast<int>(flags_of(i)); };
@@ -545,8 +552,8 @@ class PointwiseStep {
     args.kernel = optim_math::kernel_id<M>();
     const auto scalars = D::scalars(h_);
     for (std::size_t s = 0; s < scalars.size(); ++s) args.scalars[s] = scalars[s];
-    std::vector<FusedLaunch> launches =
-        build_fused_launches(opt_.name(), fused, names, opt_.grad_scale.defined(), kind_of, each);
+    std::vector<FusedLaunch>& launches = buffers.launches;
+    build_fused_launches(opt_.name(), fused, names, opt_.grad_scale.defined(), kind_of, each, launches);
     // Only once every param passed its checks: per-tensor scalars may update
     // host state (NAdam's mu_product), which a failed step must not touch.
     for (FusedLaunch& launch : launches)

@@ -34,9 +34,14 @@ void StateCache::prefetch_items(const Entry& entry) {
   for (std::size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(items + offset);
 }
 
-std::vector<StateCache::Tensors> StateCache::resolve(OptimizerState& state, std::size_t group_index,
-                                                     const std::vector<ParamRef>& params,
-                                                     const std::vector<std::string>& keys, const Init& init) {
+const std::vector<StateCache::Tensors>& StateCache::no_state(std::size_t n) {
+  resolved_.assign(n, Tensors{});
+  return resolved_;
+}
+
+const std::vector<StateCache::Tensors>& StateCache::resolve(OptimizerState& state, std::size_t group_index,
+                                                            const std::vector<ParamRef>& params,
+                                                            const std::vector<std::string>& keys, const Init& init) {
   if (keys.size() > kMaxKeys)
     raise<RuntimeError>("StateCache: at most ", kMaxKeys, " state keys, got ", keys.size());
   if (groups_.size() <= group_index) groups_.resize(group_index + 1);
@@ -49,7 +54,8 @@ std::vector<StateCache::Tensors> StateCache::resolve(OptimizerState& state, std:
   if (!params.empty() && group.entries.size() <= params.back().index)
     group.entries.resize(params.back().index + 1);
 
-  std::vector<Tensors> out(params.size());
+  std::vector<Tensors>& out = resolved_;
+  out.assign(params.size(), Tensors{});
   for (std::size_t k = 0; k < params.size(); ++k) {
     if (k + kPrefetchDistance < params.size())
       prefetch_items(group.entries[params[k + kPrefetchDistance].index]);

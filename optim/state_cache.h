@@ -17,12 +17,14 @@
 #include <vector>
 
 #include "optim/common.h"
+#include "optim/fused_launch.h"
 
 namespace descent::optim::detail {
 
 class StateCache {
  public:
-  // A step counter, a fused kernel's state slots and two host scalars.
+  // A step counter, a fused kernel's state slots and two host scalars
+  // (PointwiseStep checks each optimizer's declaration against it).
   static constexpr std::size_t kMaxKeys = 1 + kMaxFusedState + 2;
   // One param's state tensors, in key order: references into its dict, and
   // their impls (read while the dict was in cache, see fused_launch.h).
@@ -38,9 +40,24 @@ class StateCache {
   // cached positions do not verify run `init` on their dict, then their
   // keys are looked up: a missing key raises KeyError, a value that is not a
   // tensor TypeError.
-  std::vector<Tensors> resolve(OptimizerState& state, std::size_t group_index,
-                               const std::vector<ParamRef>& params, const std::vector<std::string>& keys,
-                               const Init& init);
+  // The result stays valid until the next call.
+  const std::vector<Tensors>& resolve(OptimizerState& state, std::size_t group_index,
+                                      const std::vector<ParamRef>& params, const std::vector<std::string>& keys,
+                                      const Init& init);
+  // `n` params without state (a stateless configuration), valid as resolve's.
+  const std::vector<Tensors>& no_state(std::size_t n);
+
+  // The lists a step builds anew each time, kept from step to step. With
+  // thousands of params each is 50-250 KB: freed after every step, the
+  // allocator returned them to the system and the next step paid the page
+  // faults again (8-10% of a fused step on 2000 small params).
+  struct StepBuffers {
+    std::vector<ParamRef> params;
+    std::vector<FusedParam> fused;
+    std::vector<double> steps;
+    std::vector<FusedLaunch> launches;
+  };
+  StepBuffers& step_buffers() { return buffers_; }
 
   // Whether `params` (a group's list) holds a tensor twice; remembered until
   // the list changes, so a step pays one pass over the handles.
@@ -64,6 +81,8 @@ class StateCache {
     bool duplicates = false;
   };
   std::vector<Group> groups_;
+  std::vector<Tensors> resolved_;
+  StepBuffers buffers_;
 };
 
 // What a state entry must be before a step may use it.
