@@ -104,7 +104,7 @@ def run_descent(binary, repeats, filt):
     rows = {}
     for line in out.splitlines():
         parts = line.split()
-        if len(parts) != 9 or parts[0] == "optimizer":
+        if len(parts) != 10 or parts[0] == "optimizer":
             continue
         name, impl, workload, threads, ms = parts[0], parts[1], parts[2], int(parts[3]), float(parts[4])
         rows[(name, impl, workload, threads)] = (ms / 1e3, line)

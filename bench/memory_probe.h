@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "descent/devices/parallel.h"
@@ -86,6 +88,52 @@ inline constexpr double optimizer_bytes(int states) { return 12.0 + 8.0 * states
 inline double gbps(Arrays& x, void (*kernel)(Arrays&), double bytes_per_element, int repeats = 15) {
   double s = median_seconds(2, repeats, [&] { kernel(x); });
   return bytes_per_element * static_cast<double>(x.size()) / s / 1e9;
+}
+
+using Pattern = void (*)(Arrays&);
+
+// The probe kernel with the traffic of an optimizer holding `states` arrays.
+inline Pattern optimizer_pattern_for(int states) {
+  switch (states) {
+    case 1: return optimizer_pattern<1>;
+    case 2: return optimizer_pattern<2>;
+    case 3: return optimizer_pattern<3>;
+    default: throw std::invalid_argument("optimizer_pattern_for: no probe for " + std::to_string(states) + " states");
+  }
+}
+
+// A step's median time and the roof it is measured against, from the same
+// rounds. A roof probed once per run moved 93-165% between runs on a shared
+// machine, because the neighbours' load changed between the probe and the
+// kernel. Interleaving them makes both see the same load; the probe's best
+// round is the roof (what the memory allowed at the quietest moment), and
+// `spread` (interquartile range / median of the step times) says how noisy
+// the rounds were.
+struct RoofedTiming {
+  double seconds = 0;      // median step time
+  double spread = 0;       // (q3 - q1) / median of the step times
+  double roof_gbps = 0;    // the probe's best round
+};
+
+inline RoofedTiming time_against_roof(Arrays& probe, Pattern pattern, double probe_bytes_per_element, int warmup,
+                                      int repeats, const std::function<void()>& step) {
+  for (int i = 0; i < warmup; ++i) step();
+  std::vector<double> steps;
+  double best_probe = 0;
+  for (int round = 0; round < repeats; ++round) {
+    auto start = Clock::now();
+    pattern(probe);
+    const double probe_s = std::chrono::duration<double>(Clock::now() - start).count();
+    best_probe = std::max(best_probe, probe_bytes_per_element * static_cast<double>(probe.size()) / probe_s / 1e9);
+    step();  // untimed: brings the step's data back into cache after the probe evicted it
+    start = Clock::now();
+    step();
+    steps.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  std::sort(steps.begin(), steps.end());
+  const auto at = [&](double q) { return steps[static_cast<size_t>(q * static_cast<double>(steps.size() - 1) + 0.5)]; };
+  const double median = at(0.5);
+  return {median, (at(0.75) - at(0.25)) / median, best_probe};
 }
 
 }  // namespace bench

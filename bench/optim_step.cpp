@@ -3,13 +3,15 @@
 // workload x thread count, then SparseAdam and sparse Adagrad on an
 // embedding table of which each step touches 1% of the rows. Prints the median step time, ns per element,
 // effective GB/s and its fraction of the roof (the same traffic pattern run
-// by bench/memory_probe.h in this process, at the same thread count).
+// by bench/memory_probe.h, interleaved with the steps: see time_against_roof),
+// and the rounds' spread (interquartile range / median of the step times).
 //   ./build/bench/optim_step [repeats=9] [filter]
 // filter: run only rows whose "optimizer/impl/workload" contains it.
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 #include <string>
 #include <vector>
@@ -38,13 +40,12 @@ std::vector<Workload> workloads() {
 
 struct OptimizerSpec {
   std::string name;
-  int states;  // per-element state arrays: the bytes moved are 12 + 8 per state (float32)
   std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor>, std::optional<bool>, std::optional<bool>)> make;
 };
 
 // An optimizer built by name with these options plus the implementation flags.
-OptimizerSpec by_name(std::string label, const std::string& name, int states, Dict options = {}) {
-  return {std::move(label), states,
+OptimizerSpec by_name(std::string label, const std::string& name, Dict options = {}) {
+  return {std::move(label),
           [name, options](std::vector<Tensor> p, std::optional<bool> foreach, std::optional<bool> fused) {
             Dict kwargs = options;
             kwargs.set("foreach", foreach ? Value(*foreach) : Value());
@@ -54,19 +55,44 @@ OptimizerSpec by_name(std::string label, const std::string& name, int states, Di
 }
 
 std::vector<OptimizerSpec> optimizers() {
-  return {by_name("SGD(momentum)", "SGD", 1, Dict{{"lr", 1e-3}, {"momentum", 0.9}}),
-          by_name("Adam", "Adam", 2),
-          by_name("AdamW", "AdamW", 2),
-          by_name("Adadelta", "Adadelta", 2),
-          by_name("Adagrad", "Adagrad", 1),
-          by_name("Adamax", "Adamax", 2),
-          by_name("ASGD", "ASGD", 1),
-          by_name("NAdam", "NAdam", 2),
-          by_name("RAdam", "RAdam", 2),
-          by_name("RMSprop", "RMSprop", 1),
-          by_name("RMSprop(c,m)", "RMSprop", 3, Dict{{"momentum", 0.9}, {"centered", true}}),
-          by_name("Rprop", "Rprop", 2)};
+  return {by_name("SGD(momentum)", "SGD", Dict{{"lr", 1e-3}, {"momentum", 0.9}}),
+          by_name("Adam", "Adam"),
+          by_name("AdamW", "AdamW"),
+          by_name("Adadelta", "Adadelta"),
+          by_name("Adagrad", "Adagrad"),
+          by_name("Adamax", "Adamax"),
+          by_name("ASGD", "ASGD"),
+          by_name("NAdam", "NAdam"),
+          by_name("RAdam", "RAdam"),
+          by_name("RMSprop", "RMSprop"),
+          by_name("RMSprop(c,m)", "RMSprop", Dict{{"momentum", 0.9}, {"centered", true}}),
+          by_name("Rprop", "Rprop")};
 }
+// The per-element state arrays a step reads and writes (the bytes moved are
+// 12 + 8 per array in float32), from the optimizer's declared state.
+int state_arrays(const optim::Optimizer& opt) {
+  const auto* pointwise = dynamic_cast<const optim::PointwiseOptimizer*>(&opt);
+  if (pointwise == nullptr) throw std::invalid_argument(opt.name() + " declares no pointwise state");
+  int arrays = 0;
+  for (const auto& entry : pointwise->declared_state()) arrays += entry.like_param ? 1 : 0;
+  return arrays;
+}
+
+void print_row(const std::string& optimizer, const std::string& impl, const std::string& workload, int threads,
+               const bench::RoofedTiming& t, double elements, int states) {
+  const double gbps = bench::optimizer_bytes(states) * elements / t.seconds / 1e9;
+  std::printf("%-14s %-8s %-14s %3d %12.3f %9.3f %8.2f %8.2f %5.0f%% %5.0f%%\n", optimizer.c_str(), impl.c_str(),
+              workload.c_str(), threads, t.seconds * 1e3, t.seconds * 1e9 / elements, gbps, t.roof_gbps,
+              100 * gbps / t.roof_gbps, 100 * t.spread);
+  std::fflush(stdout);
+}
+
+// The step's timing against the probe with the same traffic per element.
+bench::RoofedTiming time_step(bench::Arrays& probe, int states, int repeats, optim::Optimizer& opt) {
+  return bench::time_against_roof(probe, bench::optimizer_pattern_for(states), bench::optimizer_bytes(states), 2,
+                                  repeats, [&] { opt.step(); });
+}
+
 // The sparse workload: an embedding table of 1M x 64 float32 whose step
 // touches 1% of the rows (one random row in each block of 100), through a
 // coalesced sparse grad. The bytes counted are those the touched rows need:
@@ -84,18 +110,18 @@ Tensor touched_rows_grad(Generator& gen) {
                            true);
 }
 
-// SparseAdam (2 state arrays) and sparse Adagrad (1); Adagrad's forloop
+// SparseAdam (exp_avg and exp_avg_sq: it declares no pointwise state) and
+// sparse Adagrad (its declared sum); Adagrad's forloop
 // (foreach=False) is the sparse op chain the default's rows kernel replaces.
-void run_sparse(int repeats, const std::string& filter, int threads, const double* roofs) {
+void run_sparse(int repeats, const std::string& filter, int threads, bench::Arrays& probe) {
   struct Row {
     const char* optimizer;
     const char* impl;
-    int states;
     Dict kwargs;
   };
-  const Row rows[] = {{"SparseAdam", "default", 2, {}},
-                      {"Adagrad", "default", 1, {}},
-                      {"Adagrad", "forloop", 1, Dict{{"foreach", false}, {"fused", false}}}};
+  const Row rows[] = {{"SparseAdam", "default", {}},
+                      {"Adagrad", "default", {}},
+                      {"Adagrad", "forloop", Dict{{"foreach", false}, {"fused", false}}}};
   for (const Row& row : rows) {
     const std::string label = std::string(row.optimizer) + "/" + row.impl + "/" + kSparseWorkload;
     if (!filter.empty() && label.find(filter) == std::string::npos) continue;
@@ -103,12 +129,10 @@ void run_sparse(int repeats, const std::string& filter, int threads, const doubl
     Tensor table = randn({kTableRows, kTableWidth}, {}, &gen);
     table.set_grad(touched_rows_grad(gen));
     auto opt = optim::make_optimizer(row.optimizer, optim::Params{table}, row.kwargs);
-    const double s = bench::median_seconds(2, repeats, [&] { opt->step(); });
-    const double touched = static_cast<double>(table.grad()._values().numel());
-    const double gbps = bench::optimizer_bytes(row.states) * touched / s / 1e9;
-    std::printf("%-14s %-8s %-14s %3d %12.3f %9.3f %8.2f %8.2f %5.0f%%\n", row.optimizer, row.impl, kSparseWorkload,
-                threads, s * 1e3, s * 1e9 / touched, gbps, roofs[row.states], 100 * gbps / roofs[row.states]);
-    std::fflush(stdout);
+    const int states = std::string(row.optimizer) == "SparseAdam" ? 2 : state_arrays(*opt);
+    const bench::RoofedTiming t = time_step(probe, states, repeats, *opt);
+    print_row(row.optimizer, row.impl, kSparseWorkload, threads, t,
+              static_cast<double>(table.grad()._values().numel()), states);
   }
 }
 }  // namespace
@@ -118,14 +142,11 @@ int main(int argc, char** argv) {
   std::string filter = argc > 2 ? argv[2] : "";
   int max_threads = std::min(2, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   bench::Arrays probe(int64_t{1} << 24);
-  std::printf("optim_step: float32, median of %d steps after 2 warm-up steps\n", repeats);
-  std::printf("%-14s %-8s %-14s %3s %12s %9s %8s %8s %6s\n", "optimizer", "impl", "workload", "thr", "step (ms)", "ns/elem",
-              "GB/s", "roof", "%roof");
+  std::printf("optim_step: float32, median of %d rounds after 2 warm-up steps\n", repeats);
+  std::printf("%-14s %-8s %-14s %3s %12s %9s %8s %8s %6s %6s\n", "optimizer", "impl", "workload", "thr", "step (ms)",
+              "ns/elem", "GB/s", "roof", "%roof", "spread");
   for (int threads = 1; threads <= max_threads; ++threads) {
     set_num_threads(threads);
-    const double roofs[] = {0, bench::gbps(probe, bench::optimizer_pattern<1>, bench::optimizer_bytes(1)),
-                            bench::gbps(probe, bench::optimizer_pattern<2>, bench::optimizer_bytes(2)),
-                            bench::gbps(probe, bench::optimizer_pattern<3>, bench::optimizer_bytes(3))};
     for (const auto& w : workloads())
       for (const auto& spec : optimizers())
         for (const char* impl : {"forloop", "default", "foreach", "fused"}) {
@@ -148,15 +169,11 @@ int main(int argc, char** argv) {
             fused = i == "fused";
           }
           auto opt = spec.make(params, foreach, fused);
-          double s = bench::median_seconds(2, repeats, [&] { opt->step(); });
-          const double bytes = bench::optimizer_bytes(spec.states);
-          double gbps = bytes * static_cast<double>(numel) / s / 1e9;
-          double roof = roofs[spec.states];
-          std::printf("%-14s %-8s %-14s %3d %12.3f %9.3f %8.2f %8.2f %5.0f%%\n", spec.name.c_str(), impl, w.name.c_str(),
-                      threads, s * 1e3, s * 1e9 / static_cast<double>(numel), gbps, roof, 100 * gbps / roof);
-          std::fflush(stdout);
+          const int states = state_arrays(*opt);
+          print_row(spec.name, impl, w.name, threads, time_step(probe, states, repeats, *opt),
+                    static_cast<double>(numel), states);
         }
-    run_sparse(repeats, filter, threads, roofs);
+    run_sparse(repeats, filter, threads, probe);
   }
   return 0;
 }

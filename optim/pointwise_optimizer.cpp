@@ -10,6 +10,13 @@ namespace descent::optim {
 PointwiseOptimizer::PointwiseOptimizer(std::string name, Dict defaults, Declaration declaration)
     : Optimizer(std::move(name), std::move(defaults)), declaration_(std::move(declaration)) {}
 
+std::vector<PointwiseOptimizer::StateEntry> PointwiseOptimizer::declared_state(std::size_t group) const {
+  if (group >= param_groups().size())
+    raise<IndexError>(name(), ".declared_state: group index ", group, " is out of range (the optimizer has ",
+                      param_groups().size(), " param groups)");
+  return declaration_.state_entries(param_groups()[group]);
+}
+
 void PointwiseOptimizer::setstate_group_defaults(ParamGroup& group) {
   for (const auto& [key, value] : declaration_.options_defaults)
     if (value.is_bool() || value.is_none()) group.options.setdefault(key, value);

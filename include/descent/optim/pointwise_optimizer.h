@@ -27,6 +27,11 @@ class PointwiseOptimizer : public Optimizer {
     Dict options_defaults;  // the options struct's own defaults
   };
 
+  // The state a param of param_groups()[group] holds once its first step
+  // ran, as that group's options call for it (Adam with amsgrad adds
+  // max_exp_avg_sq; SGD without momentum holds nothing).
+  std::vector<StateEntry> declared_state(std::size_t group = 0) const;
+
  protected:
   PointwiseOptimizer(std::string name, Dict defaults, Declaration declaration);
   // Restores the flag options (bool or None) a loaded group lacks, as
