@@ -2,6 +2,8 @@
 // run for every registry row: param groups and their errors, defaults
 // merging, zero_grad, step and its closure, grad mode, step hooks
 // (test-catalogue #38-#40).
+#include <algorithm>
+
 #include <doctest/doctest.h>
 
 #include "descent/autograd/grad_mode.h"
@@ -229,6 +231,49 @@ TEST_CASE("a step whose second param has a bad grad changes nothing") {
       const Dict* st = opt->state().find(a);
       if (st)
         if (const Value* step = st->find("step")) CHECK(step->to_double() == 0.0);
+    }
+}
+
+// What a pointwise optimizer declares (the bench's bytes moved and the
+// checks of a loaded state dict read it) is what its steps create: the same
+// keys, tensors like the param where it says so, one element elsewhere.
+TEST_CASE("declared_state names exactly the state a step creates") {
+  for (const OptimizerInfo& info : optim_db())
+    for (const Dict& config : expanded_configs(info, kFloat64)) {
+      if (flag_on(config, "differentiable")) continue;  // the same state; its leaf params cannot step in place
+      Tensor a = leaf(info, {3});
+      auto opt = make(info, Params{a}, config);
+      const auto* pointwise = dynamic_cast<const optim::PointwiseOptimizer*>(opt.get());
+      if (pointwise == nullptr) continue;
+      INFO(info.name, " ", describe(config));
+      a.set_grad(ones_like(a));
+      step_once(info, *opt);
+      a.set_grad(ones_like(a));
+      step_once(info, *opt);
+      const Dict* st = opt->state().find(a);
+      std::set<std::string> declared, held;
+      for (const auto& entry : pointwise->declared_state()) {
+        declared.insert(entry.key);
+        REQUIRE(st != nullptr);
+        const Value* v = st->find(entry.key);
+        REQUIRE(v != nullptr);
+        if (!v->is_tensor()) continue;  // a host scalar kept as a number
+        if (entry.like_param)
+          CHECK(v->to_tensor().sizes() == a.sizes());
+        else
+          CHECK(v->to_tensor().numel() == 1);
+      }
+      if (st)
+        for (const Key& key : st->keys()) held.insert(std::get<std::string>(key));
+      // Adafactor's factored moments depend on the param's dims, which a
+      // group's declaration does not know yet: it declares its step only.
+      if (held.count("row_var") || held.count("variance"))
+        CHECK(std::includes(held.begin(), held.end(), declared.begin(), declared.end()));
+      else
+        CHECK(held == declared);
+      CHECK_THROWS_WITH_AS(pointwise->declared_state(1),
+                           doctest::Contains("group index 1 is out of range (the optimizer has 1 param groups)"),
+                           IndexError);
     }
 }
 
