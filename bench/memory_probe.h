@@ -4,6 +4,7 @@
 // measured in the same run. Each kernel is split over descent's own thread
 // pool, as the optimizer kernels are.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -81,6 +82,41 @@ void optimizer_pattern(Arrays& x) {
   });
 }
 inline constexpr double optimizer_bytes(int states) { return 12.0 + 8.0 * states; }
+
+// The traffic Adafactor's data dependences force, as three sweeps: the sums
+// of θ² and g² (and, unfactored, v = lerp(v, g²) written), the sum of U²
+// (U needs the new second moments), then θ -= k·U. Factored: 5 arrays read
+// and 1 written, 24 bytes per element; unfactored (the state v full size):
+// 8 read and 2 written, 40 bytes. The row and column vectors of a factored
+// matrix are O(R + C) and stay in cache.
+template <bool Factored>
+void adafactor_pattern(Arrays& x) {
+  float* p = x.a.data();
+  const float* g = x.b.data();
+  float* v = x.c.data();
+  std::atomic<double> sums{0};
+  for_range(x.size(), [&](int64_t lo, int64_t hi) {
+    float sum = 0.0f;
+    for (int64_t i = lo; i < hi; ++i) {
+      sum += p[i] * p[i] + g[i] * g[i];
+      if constexpr (!Factored) v[i] = 0.9f * v[i] + 0.1f * g[i] * g[i];
+    }
+    sums += sum;
+  });
+  for_range(x.size(), [&](int64_t lo, int64_t hi) {
+    float sum = 0.0f;
+    for (int64_t i = lo; i < hi; ++i) {
+      const float u = Factored ? g[i] : g[i] * v[i];
+      sum += u * u;
+    }
+    sums += sum;
+  });
+  const float k = static_cast<float>(1e-9 / (1.0 + sums.load()));
+  for_range(x.size(), [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) p[i] -= k * (Factored ? g[i] : g[i] * v[i]);
+  });
+}
+inline constexpr double adafactor_bytes(bool factored) { return factored ? 24.0 : 40.0; }
 
 // GB/s of one kernel on arrays of n floats, median of `repeats`.
 inline double gbps(Arrays& x, void (*kernel)(Arrays&), double bytes_per_element, int repeats = 15) {

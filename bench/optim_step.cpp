@@ -1,9 +1,12 @@
 // bench/optim_step: one optimizer step, per optimizer x implementation
 // (forloop, default = neither flag, foreach, fused) x
 // workload x thread count, then SparseAdam and sparse Adagrad on an
-// embedding table of which each step touches 1% of the rows. Prints the median step time, ns per element,
-// effective GB/s and its fraction of the roof (the same traffic pattern run
-// by bench/memory_probe.h in this process, at the same thread count).
+// embedding table of which each step touches 1% of the rows, then Adafactor
+// on workloads (a) and (b), and Muon on a stack of 1024x1024 matrices. Prints
+// the median step time, ns per element, effective GB/s and its fraction of
+// the roof (the same traffic pattern run by bench/memory_probe.h in this
+// process, at the same thread count); Muon's rows print GFLOP/s instead, as
+// its step is the Newton–Schulz matmuls.
 //   ./build/bench/optim_step [repeats=9] [filter]
 // filter: run only rows whose "optimizer/impl/workload" contains it.
 #include <cstdio>
@@ -111,6 +114,94 @@ void run_sparse(int repeats, const std::string& filter, int threads, const doubl
     std::fflush(stdout);
   }
 }
+
+// Adafactor's traffic: for each param the bytes its three sweeps need
+// (bench::adafactor_pattern), so the roof of a workload mixing matrices
+// (factored) and vectors (unfactored) is the time both patterns would take.
+struct AdafactorTraffic {
+  double bytes = 0, roof_seconds = 0;
+};
+AdafactorTraffic adafactor_traffic(const std::vector<Shape>& shapes, double factored_gbps, double unfactored_gbps) {
+  AdafactorTraffic t;
+  for (const Shape& s : shapes) {
+    const bool factored = s.size() > 1;
+    const double numel = static_cast<double>(numel_of(s));
+    // The row and column vectors: read and written by the lerp, read again
+    // by the update.
+    const double vectors = factored ? 12.0 * (numel / static_cast<double>(s.back()) +
+                                              numel / static_cast<double>(s[s.size() - 2]))
+                                    : 0.0;
+    const double bytes = bench::adafactor_bytes(factored) * numel + vectors;
+    t.bytes += bytes;
+    t.roof_seconds += bytes / ((factored ? factored_gbps : unfactored_gbps) * 1e9);
+  }
+  return t;
+}
+
+std::vector<Tensor> params_with_grads(const std::vector<Shape>& shapes, int64_t& numel) {
+  Generator gen(7);
+  std::vector<Tensor> params;
+  numel = 0;
+  for (const Shape& s : shapes) {
+    Tensor p = randn(s, {}, &gen);
+    p.set_grad(randn(s, {}, &gen));
+    numel += p.numel();
+    params.push_back(p);
+  }
+  return params;
+}
+
+const char* const kAdafactorImpls[] = {"forloop", "foreach"};
+
+void run_adafactor(int repeats, const std::string& filter, int threads, bench::Arrays& probe) {
+  std::vector<Workload> matrices = workloads();
+  matrices.pop_back();  // (c) has no matrices: nothing to factor
+  auto selected = [&](const Workload& w, const char* impl) {
+    return filter.empty() || (std::string("Adafactor/") + impl + "/" + w.name).find(filter) != std::string::npos;
+  };
+  bool any = false;
+  for (const Workload& w : matrices)
+    for (const char* impl : kAdafactorImpls) any = any || selected(w, impl);
+  if (!any) return;
+  const double factored_gbps = bench::gbps(probe, bench::adafactor_pattern<true>, bench::adafactor_bytes(true));
+  const double unfactored_gbps = bench::gbps(probe, bench::adafactor_pattern<false>, bench::adafactor_bytes(false));
+  for (const Workload& w : matrices) {
+    for (const char* impl : kAdafactorImpls) {
+      if (!selected(w, impl)) continue;
+      int64_t numel = 0;
+      std::vector<Tensor> params = params_with_grads(w.shapes, numel);
+      auto opt = optim::make_optimizer("Adafactor", optim::Params(params),
+                                       Dict{{"foreach", std::string(impl) == "foreach"}});
+      const double s = bench::median_seconds(2, repeats, [&] { opt->step(); });
+      const AdafactorTraffic t = adafactor_traffic(w.shapes, factored_gbps, unfactored_gbps);
+      const double gbps = t.bytes / s / 1e9, roof = t.bytes / t.roof_seconds / 1e9;
+      std::printf("%-14s %-8s %-14s %3d %12.3f %9.3f %8.2f %8.2f %5.0f%%\n", "Adafactor", impl, w.name.c_str(),
+                  threads, s * 1e3, s * 1e9 / static_cast<double>(numel), gbps, roof, 100 * gbps / roof);
+      std::fflush(stdout);
+    }
+  }
+}
+
+// Muon on 8 float32 1024x1024 matrices with the defaults (5 Newton–Schulz
+// steps, each X·Xᵀ, S·S and T·X: 6n³ multiply-adds counted as 2 FLOP each;
+// the pointwise parts are O(n²) and not counted). Steps take seconds, so
+// at most 3 are timed after one warm-up.
+constexpr int64_t kMuonMatrices = 8, kMuonSize = 1024, kMuonNsSteps = 5;
+const char* const kMuonWorkload = "m:8x1024x1024";
+
+void run_muon(int repeats, const std::string& filter, int threads) {
+  if (!filter.empty() && (std::string("Muon/default/") + kMuonWorkload).find(filter) == std::string::npos) return;
+  int64_t numel = 0;
+  std::vector<Tensor> params =
+      params_with_grads(std::vector<Shape>(kMuonMatrices, Shape{kMuonSize, kMuonSize}), numel);
+  auto opt = optim::make_optimizer("Muon", optim::Params(params), Dict{});
+  const double s = bench::median_seconds(1, std::min(repeats, 3), [&] { opt->step(); });
+  const double n = static_cast<double>(kMuonSize);
+  const double flop = static_cast<double>(kMuonMatrices * kMuonNsSteps) * 6.0 * 2.0 * n * n * n;
+  std::printf("%-14s %-8s %-14s %3d %12.3f %9.3f %8.2f\n", "Muon", "default", kMuonWorkload, threads, s * 1e3,
+              s * 1e9 / static_cast<double>(numel), flop / s / 1e9);
+  std::fflush(stdout);
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -121,6 +212,7 @@ int main(int argc, char** argv) {
   std::printf("optim_step: float32, median of %d steps after 2 warm-up steps\n", repeats);
   std::printf("%-14s %-8s %-14s %3s %12s %9s %8s %8s %6s\n", "optimizer", "impl", "workload", "thr", "step (ms)", "ns/elem",
               "GB/s", "roof", "%roof");
+  std::printf("(Muon's rows: %-14s %3s %12s %9s %8s)\n", "workload", "thr", "step (ms)", "ns/elem", "GFLOP/s");
   for (int threads = 1; threads <= max_threads; ++threads) {
     set_num_threads(threads);
     const double roofs[] = {0, bench::gbps(probe, bench::optimizer_pattern<1>, bench::optimizer_bytes(1)),
@@ -157,6 +249,8 @@ int main(int argc, char** argv) {
           std::fflush(stdout);
         }
     run_sparse(repeats, filter, threads, roofs);
+    run_adafactor(repeats, filter, threads, probe);
+    run_muon(repeats, filter, threads);
   }
   return 0;
 }
