@@ -53,7 +53,8 @@ SPARSE_OPTIMIZERS = {
 
 
 # bench/optim_step's matrix optimizers: Adafactor on workloads (a) and (b)
-# (PyTorch has forloop and foreach; descent also fused), Muon on a stack of
+# (PyTorch has forloop and foreach; descent also fused, compared in the
+# "vs fused" column), Muon on a stack of
 # 1024x1024 matrices (no implementation choice; at most 3 timed steps).
 MATRIX_OPTIMIZERS = {
     "Adafactor": (lambda p, **kw: torch.optim.Adafactor(p, **kw), ("a:1x16M", "b:200-tensors"), ("forloop", "foreach")),

@@ -151,7 +151,7 @@ std::vector<Tensor> params_with_grads(const std::vector<Shape>& shapes, int64_t&
   return params;
 }
 
-const char* const kAdafactorImpls[] = {"forloop", "foreach"};
+const char* const kAdafactorImpls[] = {"forloop", "foreach", "fused"};
 
 void run_adafactor(int repeats, const std::string& filter, int threads, bench::Arrays& probe) {
   std::vector<Workload> matrices = workloads();
@@ -170,8 +170,9 @@ void run_adafactor(int repeats, const std::string& filter, int threads, bench::A
       if (!selected(w, impl)) continue;
       int64_t numel = 0;
       std::vector<Tensor> params = params_with_grads(w.shapes, numel);
+      const std::string i(impl);
       auto opt = optim::make_optimizer("Adafactor", optim::Params(params),
-                                       Dict{{"foreach", std::string(impl) == "foreach"}});
+                                       Dict{{"foreach", i == "foreach"}, {"fused", i == "fused"}});
       const double s = bench::median_seconds(2, repeats, [&] { opt->step(); });
       const AdafactorTraffic t = adafactor_traffic(w.shapes, factored_gbps, unfactored_gbps);
       const double gbps = t.bytes / s / 1e9, roof = t.bytes / t.roof_seconds / 1e9;
