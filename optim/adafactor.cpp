@@ -214,7 +214,8 @@ void foreach(std::vector<Slot>& slots, const Hyper& h) {
 // rounding is the forloop's, so float32 and float64 give its bits; ε1 = None
 // follows the forloop's rule (the first param's dtype). A batch is params of
 // one (device, dtype) whose U together are no larger than the largest param:
-// the step holds no more memory than the forloop's.
+// the step holds no more memory than the forloop's (each param counted with
+// the small tensors a batch keeps for it: its matrix means and a tensor α).
 void fused_batch(std::vector<Slot>& slots, const std::vector<std::size_t>& batch, const Hyper& h, double eps1) {
   using optim_math::AdafactorApply;
   using optim_math::AdafactorUpdate;
@@ -225,11 +226,7 @@ void fused_batch(std::vector<Slot>& slots, const std::vector<std::size_t>& batch
     Slot& s = slots[i];
     const StepScalars k = step_scalars(h, advance_step(s.step, 1), s.param);
     alphas.push_back(k.alpha);
-    updates.push_back(empty_like(s.param));
     FusedTensor t;
-    t.param = updates.back().data_ptr();
-    t.grad = s.grad.data_ptr();
-    t.numel = s.param.numel();
     if (s.grad.dim() > 1) {
       s.row_var.lerp_(mean_square(s.grad, -1), k.weight);
       s.col_var.lerp_(mean_square(s.grad, -2), k.weight);
@@ -237,13 +234,17 @@ void fused_batch(std::vector<Slot>& slots, const std::vector<std::size_t>& batch
       const Shape& shape = s.grad.sizes();
       t.broadcast = {s.row_var.data_ptr(), s.col_var.data_ptr(), matrix_means.back().data_ptr(),
                      shape[shape.size() - 2], shape.back()};
-      factored.push_back(t);
     } else {
       t.state[AdafactorUpdate::variance] = s.variance.data_ptr();
       t.scalars[AdafactorUpdate::weight] = k.weight;
       s.variance.bump_version();
-      unfactored.push_back(t);
     }
+    // U after the reductions' temporaries are gone, as the forloop's V.
+    updates.push_back(empty_like(s.param));
+    t.param = updates.back().data_ptr();
+    t.grad = s.grad.data_ptr();
+    t.numel = s.param.numel();
+    (s.grad.dim() > 1 ? factored : unfactored).push_back(t);
     FusedTensor a;
     a.param = s.param.data_ptr();
     a.grad = t.param;
@@ -262,6 +263,7 @@ void fused_batch(std::vector<Slot>& slots, const std::vector<std::size_t>& batch
     args.scalars[AdafactorUpdate::eps1_squared] = eps1 * eps1;
     backend.fused_pointwise(first.dtype(), tensors, args);
   }
+  matrix_means.clear();
   for (std::size_t j = 0; j < batch.size(); ++j)
     apply[j].scalars[AdafactorApply::multiplier] = update_multiplier(alphas[j], updates[j], h.d);
   FusedPointwiseArgs args;
@@ -269,6 +271,15 @@ void fused_batch(std::vector<Slot>& slots, const std::vector<std::size_t>& batch
   args.flags = optim_math::when(h.weight_decay != 0, AdafactorApply::kWeightDecay);
   if (h.weight_decay != 0) args.scalars[AdafactorApply::decay] = decay_factor(h);
   backend.fused_pointwise(first.dtype(), apply, args);
+}
+
+// The elements a batch holds for a param: U, its matrix means and α.
+int64_t held_elements(const Slot& s) {
+  const int64_t n = s.param.numel();
+  if (s.param.dim() < 2) return n + 1;
+  const Shape& shape = s.param.sizes();
+  const int64_t matrix = shape.back() * shape[shape.size() - 2];
+  return n + (matrix == 0 ? 0 : n / matrix) + 1;
 }
 
 void fused(std::vector<Slot>& slots, const Hyper& h) {
@@ -279,7 +290,7 @@ void fused(std::vector<Slot>& slots, const Hyper& h) {
     std::vector<std::size_t> batch;
     int64_t held = 0;
     for (std::size_t i : group) {
-      const int64_t n = slots[i].param.numel();
+      const int64_t n = held_elements(slots[i]);
       if (!batch.empty() && held + n > largest) {
         fused_batch(slots, batch, h, eps1);
         batch.clear();
@@ -300,11 +311,11 @@ void check_fused_state(const ParamRef& r, const Slot& s) {
   auto check = [&](const Tensor& state, const char* key, const Shape& shape) {
     if (!state.is_contiguous() || state.dtype() != s.param.dtype() || state.device() != s.param.device() ||
         state.sizes() != shape)
-      raise<RuntimeError>("Adafactor: `fused=True` needs the state '", key, "' of parameter ", r.index,
-                          " to be a contiguous ", to_string(s.param.dtype()), " tensor of shape ",
-                          shape_to_string(shape), " on ", s.param.device().str(), ", got ",
-                          to_string(state.dtype()), " ", shape_to_string(state.sizes()), " on ",
-                          state.device().str());
+      raise<RuntimeError>("Adafactor: `fused=True` needs each param's ", key,
+                          " to be a contiguous tensor of its dtype and device, of shape ", shape_to_string(shape),
+                          ", but parameter ", r.index, " is ", to_string(s.param.dtype()), " on ",
+                          s.param.device().str(), " and its ", key, " is ", to_string(state.dtype()), " ",
+                          shape_to_string(state.sizes()), " on ", state.device().str());
   };
   const Shape& shape = s.param.sizes();
   if (s.param.dim() > 1) {
@@ -337,16 +348,18 @@ void Adafactor::step_group(ParamGroup& group) {
   if (refs.empty()) return;
   // Every check before anything changes: a step that raises leaves no trace.
   check_real_dense("Adafactor", refs);
-  check_grads_fit("Adafactor", refs);
-  if (grad_scale.defined() || found_inf.defined())
-    raise<RuntimeError>("Adafactor: Grad scaling should occur outside of optimizer.step()");
   const bool use_fused = get_optional_bool(group, "fused").value_or(false);
   if (use_fused) {
+    // The fused path's own checks, in the words of the other fused optimizers.
     check_fused_params("Adafactor", refs);
     for (const ParamRef& r : refs)
       if (!impl::same_dense_layout(*r.param_impl, *r.grad_impl))
         raise_layout_mismatch("Adafactor", *r.param_impl, *r.grad_impl, "grad");
+  } else {
+    check_grads_fit("Adafactor", refs);
   }
+  if (grad_scale.defined() || found_inf.defined())
+    raise<RuntimeError>("Adafactor: Grad scaling should occur outside of optimizer.step()");
   std::vector<Slot> slots;
   for (const ParamRef& r : refs) {
     Dict& state = this->state()[*r.param];

@@ -51,7 +51,6 @@ void pointwise_range(const std::array<T, kMaxFusedScalars>& h, const std::array<
                      S* __restrict s1, S* __restrict s2, RowRun<S> run = {}) {
   constexpr optim_math::StaticFlags<Mask> flags{};
   constexpr bool a0 = slot_active<M, Mask>(0), a1 = slot_active<M, Mask>(1), a2 = slot_active<M, Mask>(2);
-  const S* __restrict col = run.col;
   for (int64_t i = 0; i < n; ++i) {
     T pv = math::convert<T>(p[i]);
     T gv = math::convert<T>(g[i]);
@@ -63,7 +62,7 @@ void pointwise_range(const std::array<T, kMaxFusedScalars>& h, const std::array<
     T sv[kMaxFusedState] = {a0 ? math::convert<T>(s0[i]) : T(0), a1 ? math::convert<T>(s1[i]) : T(0),
                             a2 ? math::convert<T>(s2[i]) : T(0)};
     if constexpr (optim_math::kReadsBroadcast<M>) {
-      const T b[3] = {run.row, col ? math::convert<T>(col[i]) : T(0), run.matrix};
+      const T b[3] = {run.row, run.col ? math::convert<T>(run.col[i]) : T(0), run.matrix};
       M::update(flags, h, t, pv, gv, sv, b);
     } else {
       M::update(flags, h, t, pv, gv, sv);
