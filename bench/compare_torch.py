@@ -52,6 +52,33 @@ SPARSE_OPTIMIZERS = {
 }
 
 
+# bench/optim_step's matrix optimizers: Adafactor on workloads (a) and (b)
+# (PyTorch has forloop and foreach; descent also fused, compared in the
+# "vs fused" column), Muon on a stack of
+# 1024x1024 matrices (no implementation choice; at most 3 timed steps).
+MATRIX_OPTIMIZERS = {
+    "Adafactor": (lambda p, **kw: torch.optim.Adafactor(p, **kw), ("a:1x16M", "b:200-tensors"), ("forloop", "foreach")),
+}
+MUON_WORKLOAD = "m:8x1024x1024"
+
+
+def time_torch_muon(repeats):
+    gen = torch.Generator().manual_seed(7)
+    params = []
+    for _ in range(8):
+        p = torch.randn(1024, 1024, generator=gen)
+        p.grad = torch.randn(1024, 1024, generator=gen)
+        params.append(p)
+    opt = torch.optim.Muon(params)
+    opt.step()
+    times = []
+    for _ in range(min(repeats, 3)):
+        start = time.perf_counter()
+        opt.step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def time_torch_sparse(opt_name, repeats):
     rows, width, per = 1_000_000, 64, 100
     gen = torch.Generator().manual_seed(7)
@@ -78,7 +105,7 @@ def impl_kwargs(impl):
     return {"foreach": False}
 
 
-def time_torch(opt_name, impl, shapes, repeats):
+def time_torch(opt_name, impl, shapes, repeats, make=None):
     gen = torch.Generator().manual_seed(7)
     params = []
     for s in shapes:
@@ -86,7 +113,7 @@ def time_torch(opt_name, impl, shapes, repeats):
         p.grad = torch.randn(s, generator=gen)
         params.append(p)
     try:
-        opt = OPTIMIZERS[opt_name](params, **impl_kwargs(impl))
+        opt = (make or OPTIMIZERS[opt_name])(params, **impl_kwargs(impl))
         opt.step()
     except (RuntimeError, TypeError, ValueError, AttributeError):
         return None  # this PyTorch lacks the implementation (e.g. fused Adamax, or fused on CPU in 1.13)
@@ -104,7 +131,8 @@ def run_descent(binary, repeats, filt):
     rows = {}
     for line in out.splitlines():
         parts = line.split()
-        if len(parts) != 10 or parts[0] == "optimizer":
+        # 10 columns: a row against the memory roof; 7: a Muon row (GFLOP/s).
+        if len(parts) not in (7, 10) or not parts[3].isdigit():  # the title and the headers
             continue
         name, impl, workload, threads, ms = parts[0], parts[1], parts[2], int(parts[3]), float(parts[4])
         rows[(name, impl, workload, threads)] = (ms / 1e3, line)
@@ -212,6 +240,27 @@ def main():
                         ratios.append(f"{t / mine[0]:10.2f}x" if t and mine else f"{'-':>11}")
                     shown = f"{t * 1e3:10.3f}" if t else f"{'n/a':>10}"
                     print(f"{opt_name:14} {impl:10} {wname:14} {threads:3d} {shown} {' '.join(ratios)}", flush=True)
+    for threads in sorted({k[3] for k in ours}):
+        torch.set_num_threads(threads)
+        for opt_name, (make, wnames, impls) in MATRIX_OPTIMIZERS.items():
+            for wname in wnames:
+                for impl in impls:
+                    if args.filter and args.filter not in f"{opt_name}/{impl}/{wname}":
+                        continue
+                    t = time_torch(opt_name, impl, workloads()[wname], args.repeats, make)
+                    ratios = []
+                    for our_impl in ("forloop", "default", "foreach", "fused"):
+                        mine = ours.get((opt_name, our_impl, wname, threads))
+                        ratios.append(f"{t / mine[0]:10.2f}x" if t and mine else f"{'-':>11}")
+                    shown = f"{t * 1e3:10.3f}" if t else f"{'n/a':>10}"
+                    print(f"{opt_name:14} {impl:10} {wname:14} {threads:3d} {shown} {' '.join(ratios)}", flush=True)
+        if not args.filter or args.filter in f"Muon/default/{MUON_WORKLOAD}":
+            mine = ours.get(("Muon", "default", MUON_WORKLOAD, threads))
+            t = time_torch_muon(args.repeats) if hasattr(torch.optim, "Muon") else None
+            shown = f"{t * 1e3:10.3f}" if t else f"{'n/a':>10}"
+            ratio = f"{t / mine[0]:10.2f}x" if t and mine else f"{'-':>11}"
+            print(f"{'Muon':14} {'default':10} {MUON_WORKLOAD:14} {threads:3d} {shown} {'-':>11} {ratio} "
+                  f"{'-':>11} {'-':>11}", flush=True)
     print(f"\nPyTorch {torch.__version__} on {SPARSE_WORKLOAD}: median step time (ms) and descent speed-up")
     print(f"{'optimizer':14} {'thr':>3} {'torch ms':>10} {'vs default':>11} {'vs forloop':>11}")
     for threads in sorted({k[3] for k in ours}):

@@ -4,6 +4,7 @@
 // measured in the same run. Each kernel is split over descent's own thread
 // pool, as the optimizer kernels are.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -84,13 +85,56 @@ void optimizer_pattern(Arrays& x) {
 }
 inline constexpr double optimizer_bytes(int states) { return 12.0 + 8.0 * states; }
 
+// The traffic Adafactor's data dependences force, as three sweeps: the sums
+// of θ² and g² (and, unfactored, v = lerp(v, g²) written), the sum of U²
+// (U needs the new second moments), then θ -= k·U. Factored: 5 arrays read
+// and 1 written, 24 bytes per element; unfactored (the state v full size):
+// 8 read and 2 written, 40 bytes. The row and column vectors of a factored
+// matrix are O(R + C) and stay in cache.
+template <bool Factored>
+void adafactor_pattern(Arrays& x) {
+  float* p = x.a.data();
+  const float* g = x.b.data();
+  float* v = x.c.data();
+  std::atomic<double> sums{0};
+  for_range(x.size(), [&](int64_t lo, int64_t hi) {
+    float sum = 0.0f;
+    for (int64_t i = lo; i < hi; ++i) {
+      sum += p[i] * p[i] + g[i] * g[i];
+      if constexpr (!Factored) v[i] = 0.9f * v[i] + 0.1f * g[i] * g[i];
+    }
+    sums += sum;
+  });
+  for_range(x.size(), [&](int64_t lo, int64_t hi) {
+    float sum = 0.0f;
+    for (int64_t i = lo; i < hi; ++i) {
+      const float u = Factored ? g[i] : g[i] * v[i];
+      sum += u * u;
+    }
+    sums += sum;
+  });
+  const float k = static_cast<float>(1e-9 / (1.0 + sums.load()));
+  for_range(x.size(), [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) p[i] -= k * (Factored ? g[i] : g[i] * v[i]);
+  });
+}
+inline constexpr double adafactor_bytes(bool factored) { return factored ? 24.0 : 40.0; }
+
+using Pattern = void (*)(Arrays&);
+
+// GB/s of one run of a kernel on arrays of n floats.
+inline double gbps_once(Arrays& x, Pattern kernel, double bytes_per_element) {
+  const auto start = Clock::now();
+  kernel(x);
+  const double s = std::chrono::duration<double>(Clock::now() - start).count();
+  return bytes_per_element * static_cast<double>(x.size()) / s / 1e9;
+}
+
 // GB/s of one kernel on arrays of n floats, median of `repeats`.
 inline double gbps(Arrays& x, void (*kernel)(Arrays&), double bytes_per_element, int repeats = 15) {
   double s = median_seconds(2, repeats, [&] { kernel(x); });
   return bytes_per_element * static_cast<double>(x.size()) / s / 1e9;
 }
-
-using Pattern = void (*)(Arrays&);
 
 // The probe kernel with the traffic of an optimizer holding `states` arrays.
 inline Pattern optimizer_pattern_for(int states) {
@@ -115,18 +159,16 @@ struct RoofedTiming {
   double roof_gbps = 0;    // the probe's best round
 };
 
-inline RoofedTiming time_against_roof(Arrays& probe, Pattern pattern, double probe_bytes_per_element, int warmup,
-                                      int repeats, const std::function<void()>& step) {
+// `probe` runs the roof's traffic once and returns its GB/s.
+inline RoofedTiming time_against_roof(const std::function<double()>& probe, int warmup, int repeats,
+                                      const std::function<void()>& step) {
   for (int i = 0; i < warmup; ++i) step();
   std::vector<double> steps;
   double best_probe = 0;
   for (int round = 0; round < repeats; ++round) {
-    auto start = Clock::now();
-    pattern(probe);
-    const double probe_s = std::chrono::duration<double>(Clock::now() - start).count();
-    best_probe = std::max(best_probe, probe_bytes_per_element * static_cast<double>(probe.size()) / probe_s / 1e9);
+    best_probe = std::max(best_probe, probe());
     step();  // untimed: brings the step's data back into cache after the probe evicted it
-    start = Clock::now();
+    const auto start = Clock::now();
     step();
     steps.push_back(std::chrono::duration<double>(Clock::now() - start).count());
   }

@@ -1,10 +1,13 @@
 // bench/optim_step: one optimizer step, per optimizer x implementation
 // (forloop, default = neither flag, foreach, fused) x
 // workload x thread count, then SparseAdam and sparse Adagrad on an
-// embedding table of which each step touches 1% of the rows. Prints the median step time, ns per element,
-// effective GB/s and its fraction of the roof (the same traffic pattern run
-// by bench/memory_probe.h, interleaved with the steps: see time_against_roof),
-// and the rounds' spread (interquartile range / median of the step times).
+// embedding table of which each step touches 1% of the rows, then Adafactor
+// on workloads (a) and (b), and Muon on a stack of 1024x1024 matrices. Prints
+// the median step time, ns per element, effective GB/s and its fraction of
+// the roof (the same traffic pattern run by bench/memory_probe.h, interleaved
+// with the steps: see time_against_roof), and the rounds' spread
+// (interquartile range / median of the step times); Muon's rows print
+// GFLOP/s instead, as its step is the Newton–Schulz matmuls.
 //   ./build/bench/optim_step [repeats=9] [filter]
 // filter: run only rows whose "optimizer/impl/workload" contains it.
 #include <cstdio>
@@ -79,8 +82,8 @@ int state_arrays(const optim::Optimizer& opt) {
 }
 
 void print_row(const std::string& optimizer, const std::string& impl, const std::string& workload, int threads,
-               const bench::RoofedTiming& t, double elements, int states) {
-  const double gbps = bench::optimizer_bytes(states) * elements / t.seconds / 1e9;
+               const bench::RoofedTiming& t, double elements, double bytes) {
+  const double gbps = bytes / t.seconds / 1e9;
   std::printf("%-14s %-8s %-14s %3d %12.3f %9.3f %8.2f %8.2f %5.0f%% %5.0f%%\n", optimizer.c_str(), impl.c_str(),
               workload.c_str(), threads, t.seconds * 1e3, t.seconds * 1e9 / elements, gbps, t.roof_gbps,
               100 * gbps / t.roof_gbps, 100 * t.spread);
@@ -89,7 +92,8 @@ void print_row(const std::string& optimizer, const std::string& impl, const std:
 
 // The step's timing against the probe with the same traffic per element.
 bench::RoofedTiming time_step(bench::Arrays& probe, int states, int repeats, optim::Optimizer& opt) {
-  return bench::time_against_roof(probe, bench::optimizer_pattern_for(states), bench::optimizer_bytes(states), 2,
+  const bench::Pattern pattern = bench::optimizer_pattern_for(states);
+  return bench::time_against_roof([&] { return bench::gbps_once(probe, pattern, bench::optimizer_bytes(states)); }, 2,
                                   repeats, [&] { opt.step(); });
 }
 
@@ -131,9 +135,98 @@ void run_sparse(int repeats, const std::string& filter, int threads, bench::Arra
     auto opt = optim::make_optimizer(row.optimizer, optim::Params{table}, row.kwargs);
     const int states = std::string(row.optimizer) == "SparseAdam" ? 2 : state_arrays(*opt);
     const bench::RoofedTiming t = time_step(probe, states, repeats, *opt);
-    print_row(row.optimizer, row.impl, kSparseWorkload, threads, t,
-              static_cast<double>(table.grad()._values().numel()), states);
+    const double touched = static_cast<double>(table.grad()._values().numel());
+    print_row(row.optimizer, row.impl, kSparseWorkload, threads, t, touched, bench::optimizer_bytes(states) * touched);
   }
+}
+
+// Adafactor's traffic: for each param the bytes its three sweeps need
+// (bench::adafactor_pattern), so the roof of a workload mixing matrices
+// (factored) and vectors (unfactored) is the time both patterns would take.
+struct AdafactorTraffic {
+  double bytes = 0, roof_seconds = 0;
+};
+AdafactorTraffic adafactor_traffic(const std::vector<Shape>& shapes, double factored_gbps, double unfactored_gbps) {
+  AdafactorTraffic t;
+  for (const Shape& s : shapes) {
+    const bool factored = s.size() > 1;
+    const double numel = static_cast<double>(numel_of(s));
+    // The row and column vectors: read and written by the lerp, read again
+    // by the update.
+    const double vectors = factored ? 12.0 * (numel / static_cast<double>(s.back()) +
+                                              numel / static_cast<double>(s[s.size() - 2]))
+                                    : 0.0;
+    const double bytes = bench::adafactor_bytes(factored) * numel + vectors;
+    t.bytes += bytes;
+    t.roof_seconds += bytes / ((factored ? factored_gbps : unfactored_gbps) * 1e9);
+  }
+  return t;
+}
+
+std::vector<Tensor> params_with_grads(const std::vector<Shape>& shapes, int64_t& numel) {
+  Generator gen(7);
+  std::vector<Tensor> params;
+  numel = 0;
+  for (const Shape& s : shapes) {
+    Tensor p = randn(s, {}, &gen);
+    p.set_grad(randn(s, {}, &gen));
+    numel += p.numel();
+    params.push_back(p);
+  }
+  return params;
+}
+
+const char* const kAdafactorImpls[] = {"forloop", "foreach", "fused"};
+
+void run_adafactor(int repeats, const std::string& filter, int threads, bench::Arrays& probe) {
+  std::vector<Workload> matrices = workloads();
+  matrices.pop_back();  // (c) has no matrices: nothing to factor
+  auto selected = [&](const Workload& w, const char* impl) {
+    return filter.empty() || (std::string("Adafactor/") + impl + "/" + w.name).find(filter) != std::string::npos;
+  };
+  for (const Workload& w : matrices) {
+    // One round of the roof: both patterns once, weighted by the workload's
+    // matrices and vectors.
+    auto roof = [&] {
+      const double factored = bench::gbps_once(probe, bench::adafactor_pattern<true>, bench::adafactor_bytes(true));
+      const double unfactored =
+          bench::gbps_once(probe, bench::adafactor_pattern<false>, bench::adafactor_bytes(false));
+      const AdafactorTraffic t = adafactor_traffic(w.shapes, factored, unfactored);
+      return t.bytes / t.roof_seconds / 1e9;
+    };
+    for (const char* impl : kAdafactorImpls) {
+      if (!selected(w, impl)) continue;
+      int64_t numel = 0;
+      std::vector<Tensor> params = params_with_grads(w.shapes, numel);
+      const std::string i(impl);
+      auto opt = optim::make_optimizer("Adafactor", optim::Params(params),
+                                       Dict{{"foreach", i == "foreach"}, {"fused", i == "fused"}});
+      const bench::RoofedTiming t = bench::time_against_roof(roof, 2, repeats, [&] { opt->step(); });
+      print_row("Adafactor", impl, w.name, threads, t, static_cast<double>(numel),
+                adafactor_traffic(w.shapes, 1, 1).bytes);
+    }
+  }
+}
+
+// Muon on 8 float32 1024x1024 matrices with the defaults (5 Newton–Schulz
+// steps, each X·Xᵀ, S·S and T·X: 6n³ multiply-adds counted as 2 FLOP each;
+// the pointwise parts are O(n²) and not counted). Steps take seconds, so
+// at most 3 are timed after one warm-up.
+constexpr int64_t kMuonMatrices = 8, kMuonSize = 1024, kMuonNsSteps = 5;
+const char* const kMuonWorkload = "m:8x1024x1024";
+
+void run_muon(int repeats, const std::string& filter, int threads) {
+  if (!filter.empty() && (std::string("Muon/default/") + kMuonWorkload).find(filter) == std::string::npos) return;
+  int64_t numel = 0;
+  std::vector<Tensor> params =
+      params_with_grads(std::vector<Shape>(kMuonMatrices, Shape{kMuonSize, kMuonSize}), numel);
+  auto opt = optim::make_optimizer("Muon", optim::Params(params), Dict{});
+  const double s = bench::median_seconds(1, std::min(repeats, 3), [&] { opt->step(); });
+  const double n = static_cast<double>(kMuonSize);
+  const double flop = static_cast<double>(kMuonMatrices * kMuonNsSteps) * 6.0 * 2.0 * n * n * n;
+  std::printf("%-14s %-8s %-14s %3d %12.3f %9.3f %8.2f\n", "Muon", "default", kMuonWorkload, threads, s * 1e3,
+              s * 1e9 / static_cast<double>(numel), flop / s / 1e9);
+  std::fflush(stdout);
 }
 }  // namespace
 
@@ -145,6 +238,7 @@ int main(int argc, char** argv) {
   std::printf("optim_step: float32, median of %d rounds after 2 warm-up steps\n", repeats);
   std::printf("%-14s %-8s %-14s %3s %12s %9s %8s %8s %6s %6s\n", "optimizer", "impl", "workload", "thr", "step (ms)",
               "ns/elem", "GB/s", "roof", "%roof", "spread");
+  std::printf("(Muon's rows: %-14s %3s %12s %9s %8s)\n", "workload", "thr", "step (ms)", "ns/elem", "GFLOP/s");
   for (int threads = 1; threads <= max_threads; ++threads) {
     set_num_threads(threads);
     for (const auto& w : workloads())
@@ -152,15 +246,8 @@ int main(int argc, char** argv) {
         for (const char* impl : {"forloop", "default", "foreach", "fused"}) {
           std::string label = spec.name + "/" + impl + "/" + w.name;
           if (!filter.empty() && label.find(filter) == std::string::npos) continue;
-          Generator gen(7);
-          std::vector<Tensor> params;
           int64_t numel = 0;
-          for (const Shape& s : w.shapes) {
-            Tensor p = randn(s, {}, &gen);
-            p.set_grad(randn(s, {}, &gen));
-            numel += p.numel();
-            params.push_back(p);
-          }
+          std::vector<Tensor> params = params_with_grads(w.shapes, numel);
           // forloop names both flags false; default names neither.
           const std::string i(impl);
           std::optional<bool> foreach, fused;
@@ -171,9 +258,11 @@ int main(int argc, char** argv) {
           auto opt = spec.make(params, foreach, fused);
           const int states = state_arrays(*opt);
           print_row(spec.name, impl, w.name, threads, time_step(probe, states, repeats, *opt),
-                    static_cast<double>(numel), states);
+                    static_cast<double>(numel), bench::optimizer_bytes(states) * static_cast<double>(numel));
         }
     run_sparse(repeats, filter, threads, probe);
+    run_adafactor(repeats, filter, threads, probe);
+    run_muon(repeats, filter, threads);
   }
   return 0;
 }

@@ -2,7 +2,10 @@
 
 #include <cmath>
 
+#include "descent/devices/backend.h"
 #include "descent/tensor/foreach.h"
+#include "devices/optim_math/kernels.h"
+#include "optim/fused_launch.h"
 #include "optim/kwargs.h"
 #include "optim/pointwise.h"
 
@@ -32,6 +35,7 @@ void validate(const AdafactorOptions& o) {
     raise<ValueError>("Adafactor: Clipping threshold d should be >= 1 but is: ", o.d.str());
   if (!(0.0 <= number("weight_decay", o.weight_decay)))
     raise<ValueError>("Adafactor: weight_decay should be >= 0 but is: ", o.weight_decay.str());
+  check_fused_flags("Adafactor", o.foreach, o.fused, false);
 }
 
 // torch.finfo(dtype).eps
@@ -203,6 +207,128 @@ void foreach(std::vector<Slot>& slots, const Hyper& h) {
     }
 }
 
+// fused=True (a deliberate extension): the forloop's reductions and factor
+// updates as the same tensor ops, then per batch of params one
+// AdafactorUpdate launch writing U (factored and unfactored apart), RMS(U)
+// per param through the same norm, and one AdafactorApply launch. Every
+// rounding is the forloop's, so float32 and float64 give its bits; ε1 = None
+// follows the forloop's rule (the first param's dtype). A batch is params of
+// one (device, dtype) whose U together are no larger than the largest param:
+// the step holds no more memory than the forloop's (each param counted with
+// the small tensors a batch keeps for it: its matrix means and a tensor α).
+void fused_batch(std::vector<Slot>& slots, const std::vector<std::size_t>& batch, const Hyper& h, double eps1) {
+  using optim_math::AdafactorApply;
+  using optim_math::AdafactorUpdate;
+  std::vector<Tensor> updates, matrix_means;  // alive until the launches ran
+  std::vector<Value> alphas;
+  std::vector<FusedTensor> factored, unfactored, apply;
+  for (std::size_t i : batch) {
+    Slot& s = slots[i];
+    const StepScalars k = step_scalars(h, advance_step(s.step, 1), s.param);
+    alphas.push_back(k.alpha);
+    FusedTensor t;
+    if (s.grad.dim() > 1) {
+      s.row_var.lerp_(mean_square(s.grad, -1), k.weight);
+      s.col_var.lerp_(mean_square(s.grad, -2), k.weight);
+      matrix_means.push_back(s.row_var.mean({-2}, true).clamp_min_(eps1));
+      const Shape& shape = s.grad.sizes();
+      t.broadcast = {s.row_var.data_ptr(), s.col_var.data_ptr(), matrix_means.back().data_ptr(),
+                     shape[shape.size() - 2], shape.back()};
+    } else {
+      t.state[AdafactorUpdate::variance] = s.variance.data_ptr();
+      t.scalars[AdafactorUpdate::weight] = k.weight;
+      s.variance.bump_version();
+    }
+    // U after the reductions' temporaries are gone, as the forloop's V.
+    updates.push_back(empty_like(s.param));
+    t.param = updates.back().data_ptr();
+    t.grad = s.grad.data_ptr();
+    t.numel = s.param.numel();
+    (s.grad.dim() > 1 ? factored : unfactored).push_back(t);
+    FusedTensor a;
+    a.param = s.param.data_ptr();
+    a.grad = t.param;
+    a.numel = t.numel;
+    apply.push_back(a);
+    s.param.bump_version();
+  }
+  const Tensor& first = slots[batch.front()].param;
+  Backend& backend = backend_for(first.device().type);
+  for (bool is_factored : {true, false}) {
+    const std::vector<FusedTensor>& tensors = is_factored ? factored : unfactored;
+    if (tensors.empty()) continue;
+    FusedPointwiseArgs args;
+    args.kernel = optim_math::kernel_id<AdafactorUpdate>();
+    args.flags = optim_math::when(!is_factored, AdafactorUpdate::kUnfactored);
+    args.scalars[AdafactorUpdate::eps1_squared] = eps1 * eps1;
+    backend.fused_pointwise(first.dtype(), tensors, args);
+  }
+  matrix_means.clear();
+  for (std::size_t j = 0; j < batch.size(); ++j)
+    apply[j].scalars[AdafactorApply::multiplier] = update_multiplier(alphas[j], updates[j], h.d);
+  FusedPointwiseArgs args;
+  args.kernel = optim_math::kernel_id<AdafactorApply>();
+  args.flags = optim_math::when(h.weight_decay != 0, AdafactorApply::kWeightDecay);
+  if (h.weight_decay != 0) args.scalars[AdafactorApply::decay] = decay_factor(h);
+  backend.fused_pointwise(first.dtype(), apply, args);
+}
+
+// The elements a batch holds for a param: U, its matrix means and α.
+int64_t held_elements(const Slot& s) {
+  const int64_t n = s.param.numel();
+  if (s.param.dim() < 2) return n + 1;
+  const Shape& shape = s.param.sizes();
+  const int64_t matrix = shape.back() * shape[shape.size() - 2];
+  return n + (matrix == 0 ? 0 : n / matrix) + 1;
+}
+
+void fused(std::vector<Slot>& slots, const Hyper& h) {
+  const double eps1 = h.eps1 ? *h.eps1 : machine_epsilon(slots.front().param.dtype());
+  int64_t largest = 0;
+  for (const Slot& s : slots) largest = std::max(largest, s.param.numel());
+  for (const std::vector<std::size_t>& group : buckets(slots)) {
+    std::vector<std::size_t> batch;
+    int64_t held = 0;
+    for (std::size_t i : group) {
+      const int64_t n = held_elements(slots[i]);
+      if (!batch.empty() && held + n > largest) {
+        fused_batch(slots, batch, h, eps1);
+        batch.clear();
+        held = 0;
+      }
+      batch.push_back(i);
+      held += n;
+    }
+    if (!batch.empty()) fused_batch(slots, batch, h, eps1);
+  }
+}
+
+// fused=True reads each state tensor through raw pointers (the params and
+// grads were checked before any state was made): each contiguous, of the
+// param's dtype and device and of the shape the step writes — the forloop's
+// ops would check that themselves.
+void check_fused_state(const ParamRef& r, const Slot& s) {
+  auto check = [&](const Tensor& state, const char* key, const Shape& shape) {
+    if (!state.is_contiguous() || state.dtype() != s.param.dtype() || state.device() != s.param.device() ||
+        state.sizes() != shape)
+      raise<RuntimeError>("Adafactor: `fused=True` needs each param's ", key,
+                          " to be a contiguous tensor of its dtype and device, of shape ", shape_to_string(shape),
+                          ", but parameter ", r.index, " is ", to_string(s.param.dtype()), " on ",
+                          s.param.device().str(), " and its ", key, " is ", to_string(state.dtype()), " ",
+                          shape_to_string(state.sizes()), " on ", state.device().str());
+  };
+  const Shape& shape = s.param.sizes();
+  if (s.param.dim() > 1) {
+    Shape row = shape, col = shape;
+    row.back() = 1;
+    col[col.size() - 2] = 1;
+    check(s.row_var, "row_var", row);
+    check(s.col_var, "col_var", col);
+  } else {
+    check(s.variance, "variance", shape);
+  }
+}
+
 // A started state has its step; the factored moments' shapes depend on the
 // param's dims and are checked by the step.
 std::vector<PointwiseOptimizer::StateEntry> state_entries(const ParamGroup&) { return {{"step", false, true}}; }
@@ -222,7 +348,16 @@ void Adafactor::step_group(ParamGroup& group) {
   if (refs.empty()) return;
   // Every check before anything changes: a step that raises leaves no trace.
   check_real_dense("Adafactor", refs);
-  check_grads_fit("Adafactor", refs);
+  const bool use_fused = get_optional_bool(group, "fused").value_or(false);
+  if (use_fused) {
+    // The fused path's own checks, in the words of the other fused optimizers.
+    check_fused_params("Adafactor", refs);
+    for (const ParamRef& r : refs)
+      if (!impl::same_dense_layout(*r.param_impl, *r.grad_impl))
+        raise_layout_mismatch("Adafactor", *r.param_impl, *r.grad_impl, "grad");
+  } else {
+    check_grads_fit("Adafactor", refs);
+  }
   if (grad_scale.defined() || found_inf.defined())
     raise<RuntimeError>("Adafactor: Grad scaling should occur outside of optimizer.step()");
   std::vector<Slot> slots;
@@ -258,6 +393,10 @@ void Adafactor::step_group(ParamGroup& group) {
       s.variance = slot_tensor("variance");
     }
     slots.push_back(std::move(s));
+  }
+  if (use_fused) {
+    for (std::size_t i = 0; i < slots.size(); ++i) check_fused_state(refs[i], slots[i]);
+    return fused(slots, h);
   }
   if (get_optional_bool(group, "foreach").value_or(false)) return foreach(slots, h);
   forloop(slots, h);

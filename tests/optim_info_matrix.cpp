@@ -37,13 +37,18 @@ void with_grad_scale(Optimizer& opt) {
 OptimizerInfo adafactor_row() {
   OptimizerInfo info;
   info.name = "Adafactor";
-  info.supported_impls = {"foreach"};
+  // fused: descent's extension (PyTorch's Adafactor has none), the forloop's bits.
+  info.supported_impls = {"foreach", "fused"};
+  info.fused_dtypes = {kFloat64, kFloat32};
+  info.fused_bitwise = true;
+  info.skips["test_fused_does_not_step_if_foundinf"] =
+      "Adafactor rejects grad_scale and found_inf in step() on every path, as PyTorch's Adafactor does";
   info.foreach_intermediates = 2;
   info.foreach_intermediates_maximize = 3;
   info.skips["test_defaults_changed_to_foreach"] = "Adafactor never defaults to foreach (optimizer-base.md §9.1)";
   info.supports_complex = false;
   info.has_step_state = true;
-  info.not_og_supported_flags = {"foreach"};
+  info.not_og_supported_flags = {"foreach", "fused"};
   info.convergence_kwargs = Dict{{"lr", 0.1}};
   // descent's reductions add in another order than PyTorch's, so a float32
   // norm may differ in its last bit; each norm (RMS(θ), RMS(U)) scales the
@@ -71,6 +76,8 @@ OptimizerInfo adafactor_row() {
        "'eps' must be a tuple of 2 values"},
       {"epsilon2 None", nullptr, Dict{{"eps", Value::tuple({Value(), Value()})}}, ErrorOn::Constructor,
        ErrorKind::TypeError, "eps[1] must be a number, got None"},
+      {"fused and foreach", nullptr, Dict{{"fused", true}, {"foreach", true}}, ErrorOn::Constructor,
+       ErrorKind::RuntimeError, "`fused` and `foreach` cannot be `True` together"},
       complex_error("Adafactor"),
       sparse_error("Adafactor"),
       {"grad_scale", nullptr, {}, ErrorOn::Step, ErrorKind::RuntimeError,

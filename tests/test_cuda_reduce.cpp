@@ -187,8 +187,14 @@ void check_reduce_converting(Backend& dev) {
 
 // Every kernel of the pointwise list under every flag mask, with and without
 // AMP unscaling: the device's buffers equal the CPU backend's bit for bit.
+// Every tensor has broadcast operands too (read by the kernels that take
+// them), over a [batch, rows, cols] view of its elements.
 void check_fused_pointwise(Backend& dev) {
   const std::vector<int64_t> sizes = {37, 0, 1000, 5};
+  struct View {
+    int64_t batch, rows, cols;
+  };
+  const std::vector<View> views = {{1, 37, 1}, {1, 0, 1}, {2, 20, 25}, {5, 1, 1}};
   unsigned seed = 9000;
   for (int id = 0;; ++id) {
     unsigned flag_bits = 0;
@@ -202,11 +208,16 @@ void check_fused_pointwise(Backend& dev) {
           // Scalars in (0, 1): weights, decays, eps-like and lr-like values alike.
           for (std::size_t k = 0; k < kMaxFusedScalars; ++k) args.scalars[k] = 0.05 + 0.1 * static_cast<double>(k);
           std::vector<Host> buffers;
-          for (int64_t n : sizes) {
+          for (std::size_t t = 0; t < sizes.size(); ++t) {
+            const int64_t n = sizes[t];
+            const View& v = views[t];
             buffers.push_back(random_host(dtype, n, seed++, Values::Finite));  // param
             buffers.push_back(random_host(dtype, n, seed++, Values::Finite));  // grad
             for (std::size_t k = 0; k < kMaxFusedState; ++k)
               buffers.push_back(random_host(dtype, n, seed++, Values::NearOne));
+            buffers.push_back(random_host(dtype, v.batch * v.rows, seed++, Values::NearOne));  // row
+            buffers.push_back(random_host(dtype, v.batch * v.cols, seed++, Values::NearOne));  // col
+            buffers.push_back(random_host(dtype, v.batch, seed++, Values::NearOne));           // matrix
           }
           auto run = [&](Backend& be) {
             std::vector<std::unique_ptr<DeviceBuffer>> device;
@@ -215,12 +226,15 @@ void check_fused_pointwise(Backend& dev) {
             FusedPointwiseArgs a = args;
             if (grad_scale != 0.0f) a.amp.grad_scale = static_cast<const float*>(scale.get());
             std::vector<FusedTensor> tensors;
-            const std::size_t per = 2 + kMaxFusedState;
+            const std::size_t per = 2 + kMaxFusedState + 3;
             for (std::size_t t = 0; t < sizes.size(); ++t) {
               FusedTensor ft;
               ft.param = device[per * t]->get();
               ft.grad = device[per * t + 1]->get();
               for (std::size_t k = 0; k < kMaxFusedState; ++k) ft.state[k] = device[per * t + 2 + k]->get();
+              const std::size_t b = per * t + 2 + kMaxFusedState;
+              ft.broadcast = {device[b]->get(), device[b + 1]->get(), device[b + 2]->get(), views[t].rows,
+                              views[t].cols};
               ft.numel = sizes[t];
               for (std::size_t k = 0; k < kMaxFusedTensorScalars; ++k)
                 ft.scalars[k] = -0.01 * static_cast<double>(k + 1 + t);
@@ -259,7 +273,20 @@ void check_fused_pointwise_rows(Backend& dev) {
   unsigned seed = 12000;
   for (int id = 0;; ++id) {
     unsigned flag_bits = 0;
-    if (!optim_math::dispatch_kernel(id, [&](auto math) { flag_bits = decltype(math)::kFlagBits; })) break;
+    bool broadcast = false;
+    if (!optim_math::dispatch_kernel(id, [&](auto math) {
+          flag_bits = decltype(math)::kFlagBits;
+          broadcast = optim_math::kReadsBroadcast<decltype(math)>;
+        }))
+      break;
+    if (broadcast) {
+      // Rows have no [batch, rows, cols] view to broadcast over.
+      FusedPointwiseArgs args;
+      args.kernel = id;
+      CHECK_THROWS_WITH_AS(dev.fused_pointwise_rows(kFloat32, {}, args), doctest::Contains("broadcast operands"),
+                           ValueError);
+      continue;
+    }
     for (unsigned flags = 0; flags < (1u << flag_bits); ++flags)
       for (Dtype dtype : {kFloat32, kFloat64, kFloat16, kBFloat16}) {
         FusedPointwiseArgs args;

@@ -77,6 +77,68 @@ TEST_CASE("Adafactor: a 2 x 3 x 4 least-squares problem converges, forloop and f
   }
 }
 
+// fused=True (descent's extension) against the forloop, bit for bit: a
+// batched 3-D param (one matrix mean per leading index), a matrix, a vector
+// and a 0-dim param, in float32 and float64, a mixed-dtype group whose
+// epsilon1 None follows the forloop's rule, maximize and weight decay.
+TEST_CASE("Adafactor: fused equals the forloop bit for bit") {
+  struct Case {
+    std::vector<Dtype> dtypes;
+    Dict kwargs;
+  };
+  const std::vector<Case> cases = {{{kFloat32}, {}},
+                                   {{kFloat64}, {{"weight_decay", 0.1}, {"maximize", true}}},
+                                   {{kFloat32, kFloat64}, {{"d", 1.5}, {"beta2_decay", -0.5}}},
+                                   {{kFloat64, kFloat32}, {{"lr", scalar_tensor(0.05, {.dtype = kFloat32})}}}};
+  const std::vector<Shape> shapes = {{2, 3, 4}, {5, 3}, {7}, {}};
+  for (const Case& c : cases)
+    for (bool tiny : {false, true}) {
+      INFO(describe(c.kwargs), " tiny grads ", tiny);
+      auto run = [&](bool fused) {
+        Generator gen(11);
+        std::vector<Tensor> params;
+        for (std::size_t i = 0; i < shapes.size(); ++i)
+          params.push_back(randn(shapes[i], {.dtype = c.dtypes[i % c.dtypes.size()]}, &gen).requires_grad_());
+        Dict kwargs = c.kwargs;
+        kwargs.set("fused", fused);
+        auto opt = optim::make_optimizer("Adafactor", Params(params), kwargs);
+        for (int step = 0; step < 4; ++step) {
+          // Tiny grads make the ε1² clamp bind, so ε1's dtype shows.
+          for (Tensor& p : params) p.set_grad(randn(p.sizes(), {.dtype = p.dtype()}, &gen) * (tiny ? 1e-9 : 1.0));
+          opt->step();
+        }
+        std::vector<Tensor> out = params;
+        for (const Tensor& p : params)
+          for (const auto& [key, value] : opt->state()[p])
+            if (value.is_tensor()) out.push_back(value.to_tensor());
+        return out;
+      };
+      const std::vector<Tensor> forloop = run(false), fused = run(true);
+      REQUIRE(forloop.size() == fused.size());
+      for (std::size_t i = 0; i < forloop.size(); ++i) {
+        INFO("tensor ", i);
+        CHECK(equal(forloop[i], fused[i]));
+      }
+    }
+}
+
+TEST_CASE("Adafactor: fused=True rejects what its kernels cannot read") {
+  CHECK_THROWS_WITH_AS(optim::Adafactor(Params{randn({2, 2}).requires_grad_()}, {.foreach = true, .fused = true}),
+                       doctest::Contains("`fused` and `foreach` cannot be `True` together"), RuntimeError);
+  Tensor p = randn({3, 2}).requires_grad_();
+  p.set_grad(randn({2, 3}).t());  // the param's shape, not contiguous
+  optim::Adafactor opt(Params{p}, {.fused = true});
+  CHECK_THROWS_WITH_AS(opt.step(), doctest::Contains("`fused=True` needs each param's grad to be a dense tensor"),
+                       RuntimeError);
+  CHECK(opt.state()[p].empty());  // nothing was started
+  Tensor q = randn({4}).requires_grad_();
+  q.set_grad(randn({4}));
+  optim::Adafactor started(Params{q}, {.fused = true});
+  started.step();
+  started.state()[q].set("variance", zeros({2}));
+  CHECK_THROWS_WITH_AS(started.step(), doctest::Contains("`fused=True` needs each param's variance"), RuntimeError);
+}
+
 TEST_CASE("Muon: Newton-Schulz gives a bfloat16 near-orthogonal matrix of the input's shape") {
   Generator gen(11);
   for (Shape shape : {Shape{8, 3}, Shape{3, 8}, Shape{5, 5}}) {
@@ -163,7 +225,7 @@ TEST_CASE("Adafactor and Muon: options, repr and state_dict as PyTorch's") {
   optim::Adafactor adafactor(Params{p});
   CHECK(adafactor.repr() ==
         "Adafactor (\nParameter Group 0\n    beta2_decay: -0.8\n    d: 1.0\n    eps: (None, 0.001)\n"
-        "    foreach: None\n    lr: 0.01\n    maximize: False\n    weight_decay: 0.0\n)");
+        "    foreach: None\n    fused: None\n    lr: 0.01\n    maximize: False\n    weight_decay: 0.0\n)");
   optim::Muon muon(Params{p});
   CHECK(muon.repr() ==
         "Muon (\nParameter Group 0\n    adjust_lr_fn: None\n    eps: 1e-07\n    lr: 0.001\n    momentum: 0.95\n"

@@ -35,11 +35,20 @@ constexpr bool slot_active(std::size_t k) {
   return k < M::kSlots && optim_math::StaticFlags<Mask>::has(M::kSlotFlags[k < M::kSlots ? k : 0]);
 }
 
+// The broadcast operands of a run of elements within one row of the
+// [batch, rows, cols] view: that row's and matrix's values and the columns
+// from the run's first. Absent (col null) for kernels that read none.
+template <class S, class T = math::opmath_t<S>>
+struct RowRun {
+  T row = T(0), matrix = T(0);
+  const S* col = nullptr;
+};
+
 // G: S, or const S where the grad is only read (no unscaling).
 template <class M, class S, unsigned Mask, bool Unscale, class G, class T = math::opmath_t<S>>
 void pointwise_range(const std::array<T, kMaxFusedScalars>& h, const std::array<T, kMaxFusedTensorScalars>& t,
                      T grad_scale, int64_t n, S* __restrict p, G* __restrict g, S* __restrict s0,
-                     S* __restrict s1, S* __restrict s2) {
+                     S* __restrict s1, S* __restrict s2, RowRun<S> run = {}) {
   constexpr optim_math::StaticFlags<Mask> flags{};
   constexpr bool a0 = slot_active<M, Mask>(0), a1 = slot_active<M, Mask>(1), a2 = slot_active<M, Mask>(2);
   for (int64_t i = 0; i < n; ++i) {
@@ -52,7 +61,12 @@ void pointwise_range(const std::array<T, kMaxFusedScalars>& h, const std::array<
     }
     T sv[kMaxFusedState] = {a0 ? math::convert<T>(s0[i]) : T(0), a1 ? math::convert<T>(s1[i]) : T(0),
                             a2 ? math::convert<T>(s2[i]) : T(0)};
-    M::update(flags, h, t, pv, gv, sv);
+    if constexpr (optim_math::kReadsBroadcast<M>) {
+      const T b[3] = {run.row, run.col ? math::convert<T>(run.col[i]) : T(0), run.matrix};
+      M::update(flags, h, t, pv, gv, sv, b);
+    } else {
+      M::update(flags, h, t, pv, gv, sv);
+    }
     p[i] = math::convert<S>(pv);
     if constexpr (a0) s0[i] = math::convert<S>(sv[0]);
     if constexpr (a1) s1[i] = math::convert<S>(sv[1]);
@@ -67,16 +81,37 @@ std::array<T, N> rounded(const std::array<double, N>& values) {
   return out;
 }
 
+// Calls range(begin, end, run) for elements [begin, end) of t split at its
+// rows, so that each run's row and matrix operands are one value each.
+template <class S, class Range>
+void for_each_row_run(const FusedTensor& t, int64_t begin, int64_t end, Range&& range) {
+  const FusedBroadcast& b = t.broadcast;
+  if (b.row == nullptr) return range(begin, end, RowRun<S>{});
+  const S* rows = static_cast<const S*>(b.row);
+  const S* cols = static_cast<const S*>(b.col);
+  const S* matrices = static_cast<const S*>(b.matrix);
+  for (int64_t k = begin; k < end;) {
+    const int64_t row = k / b.cols, stop = std::min(end, (row + 1) * b.cols), matrix = row / b.rows;
+    using T = math::opmath_t<S>;
+    range(k, stop,
+          RowRun<S>{math::convert<T>(rows[row]), math::convert<T>(matrices[matrix]),
+                    cols + matrix * b.cols + (k - row * b.cols)});
+    k = stop;
+  }
+}
+
 template <class M, class S, unsigned Mask, bool Unscale>
 void pointwise_kernel(const std::vector<FusedTensor>& tensors, const FusedPointwiseArgs& args) {
   using T = math::opmath_t<S>;
   const auto h = rounded<T>(args.scalars);
   const T grad_scale = Unscale ? static_cast<T>(*args.amp.grad_scale) : T(1);
-  for_each_chunk(tensors, [&](const FusedTensor& t, int64_t begin, int64_t end) {
-    pointwise_range<M, S, Mask, Unscale, S>(h, rounded<T>(t.scalars), grad_scale, end - begin,
-                                         element<S>(t.param, begin), element<S>(t.grad, begin),
-                                         element<S>(t.state[0], begin), element<S>(t.state[1], begin),
-                                         element<S>(t.state[2], begin));
+  for_each_chunk(tensors, [&](const FusedTensor& t, int64_t chunk_begin, int64_t chunk_end) {
+    const auto ts = rounded<T>(t.scalars);
+    for_each_row_run<S>(t, chunk_begin, chunk_end, [&](int64_t begin, int64_t end, RowRun<S> run) {
+      pointwise_range<M, S, Mask, Unscale, S>(h, ts, grad_scale, end - begin, element<S>(t.param, begin),
+                                           element<S>(t.grad, begin), element<S>(t.state[0], begin),
+                                           element<S>(t.state[1], begin), element<S>(t.state[2], begin), run);
+    });
   });
 }
 // Each touched row is one contiguous run of param, state and grad values.
@@ -116,7 +151,13 @@ void CpuBackend::fused_pointwise_rows(Dtype dtype, const std::vector<FusedRows>&
     raise<ValueError>("fused_pointwise_rows: AMP inputs (grad_scale, found_inf) are not supported over rows");
   dispatch_floating("fused_pointwise_rows", dtype, [&](auto tag) {
     using S = decltype(tag);
-    dispatch_launch(args, [&](auto math, auto mask) { rows_kernel<decltype(math), S, decltype(mask)::value>(tensors, args); });
+    dispatch_launch(args, [&](auto math, auto mask) {
+      using M = decltype(math);
+      if constexpr (optim_math::kReadsBroadcast<M>)
+        raise<ValueError>("fused_pointwise_rows: kernel ", args.kernel, " reads broadcast operands, which rows lack");
+      else
+        rows_kernel<M, S, decltype(mask)::value>(tensors, args);
+    });
   });
 }
 

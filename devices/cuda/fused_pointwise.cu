@@ -25,6 +25,10 @@ struct PointwiseTensor {
   S* state[kMaxFusedState];
   int64_t start;
   math::opmath_t<S> scalars[kMaxFusedTensorScalars];
+  const S* row;  // FusedBroadcast's operands; row null: none
+  const S* col;
+  const S* matrix;
+  int64_t rows, cols;
 };
 
 template <class M, class S>
@@ -51,7 +55,18 @@ struct PointwiseKernel {
     T s[kMaxFusedState] = {};
     for (int k = 0; k < M::kSlots; ++k)
       if (active[k]) s[k] = math::convert<T>(t.state[k][j]);
-    M::update(flags, scalars, t.scalars, p, g, s);
+    if constexpr (optim_math::kReadsBroadcast<M>) {
+      T b[3] = {};
+      if (t.row != nullptr) {
+        const int64_t row = j / t.cols, matrix = row / t.rows;
+        b[0] = math::convert<T>(t.row[row]);
+        b[1] = math::convert<T>(t.col[matrix * t.cols + j % t.cols]);
+        b[2] = math::convert<T>(t.matrix[matrix]);
+      }
+      M::update(flags, scalars, t.scalars, p, g, s, b);
+    } else {
+      M::update(flags, scalars, t.scalars, p, g, s);
+    }
     t.param[j] = math::convert<S>(p);
     for (int k = 0; k < M::kSlots; ++k)
       if (active[k]) t.state[k][j] = math::convert<S>(s[k]);
@@ -81,6 +96,11 @@ struct RowsKernel {
   bool active[kMaxFusedState];
 
   DESCENT_HOST_DEVICE void operator()(int64_t i) const {
+    // fused_pointwise_rows rejects kernels that read broadcast operands.
+    if constexpr (!optim_math::kReadsBroadcast<M>) update(i);
+  }
+
+  DESCENT_HOST_DEVICE void update(int64_t i) const {
     const RowsTensor<S>& t = tensors[find_tensor(tensors, count, i)];
     const int64_t j = i - t.start;
     const int64_t at = t.rows[j / t.row_size] * t.row_size + j % t.row_size;
@@ -103,6 +123,10 @@ void fused_pointwise_rows(Dtype dtype, const std::vector<FusedRows>& tensors, co
     raise<ValueError>("fused_pointwise: unknown kernel id ", args.kernel);
   if (args.amp.grad_scale != nullptr || args.amp.found_inf != nullptr)
     raise<ValueError>("fused_pointwise_rows: AMP inputs (grad_scale, found_inf) are not supported over rows");
+  optim_math::dispatch_kernel(args.kernel, [&](auto math) {
+    if (optim_math::kReadsBroadcast<decltype(math)>)
+      raise<ValueError>("fused_pointwise_rows: kernel ", args.kernel, " reads broadcast operands, which rows lack");
+  });
   dispatch_floating("fused_pointwise_rows", dtype, [&](auto tag) {
     using S = typename decltype(tag)::type;
     using T = math::opmath_t<S>;
@@ -137,7 +161,10 @@ void fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& tensors, const
     std::vector<PointwiseTensor<S>> table;
     int64_t total = 0;
     for (const FusedTensor& t : tensors) {
-      PointwiseTensor<S> entry{static_cast<S*>(t.param), static_cast<S*>(t.grad), {}, total, {}};
+      const FusedBroadcast& b = t.broadcast;
+      PointwiseTensor<S> entry{static_cast<S*>(t.param), static_cast<S*>(t.grad), {}, total, {},
+                               static_cast<const S*>(b.row), static_cast<const S*>(b.col),
+                               static_cast<const S*>(b.matrix), b.rows, b.cols};
       for (std::size_t k = 0; k < kMaxFusedState; ++k) entry.state[k] = static_cast<S*>(t.state[k]);
       for (std::size_t k = 0; k < kMaxFusedTensorScalars; ++k) entry.scalars[k] = static_cast<T>(t.scalars[k]);
       table.push_back(entry);

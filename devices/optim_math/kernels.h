@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "devices/optim_math/adadelta.h"
+#include "devices/optim_math/adafactor.h"
 #include "devices/optim_math/adagrad.h"
 #include "devices/optim_math/adam.h"
 #include "devices/optim_math/adamax.h"
@@ -24,6 +25,8 @@ namespace descent::optim_math {
 
 #define DESCENT_POINTWISE_KERNELS(X) \
   X(Adadelta)                        \
+  X(AdafactorUpdate)                 \
+  X(AdafactorApply)                  \
   X(Adagrad)                         \
   X(Adam)                            \
   X(Adamax)                          \
@@ -57,6 +60,11 @@ DESCENT_POINTWISE_KERNELS(DESCENT_KERNEL_ID_OF)
                 #name ": raise the kMaxFused* limits in backend.h");
 DESCENT_POINTWISE_KERNELS(DESCENT_KERNEL_FITS)
 #undef DESCENT_KERNEL_FITS
+
+// Whether a kernel reads FusedBroadcast operands: its update then takes
+// them (row, col, matrix) after the state slots.
+template <class Math>
+inline constexpr bool kReadsBroadcast = requires { Math::kBroadcast; };
 
 // Calls fn(Math{}) for the kernel with this id; false for an unknown id.
 template <class Fn>

@@ -104,12 +104,24 @@ inline constexpr std::size_t kMaxFusedTensorScalars = 6;
 // One tensor of a fused optimizer update: its param, grad and up to three
 // state buffers (all numel elements of the same dtype), plus the per-tensor
 // scalars the host computed once for this step.
+// Read-only operands of a kernel broadcast over its param viewed as
+// [batch, rows, cols] (row-major): element (b, i, j) reads row[b·rows + i],
+// col[b·cols + j] and matrix[b], each of the param's dtype. `row` null: the
+// kernel reads none for this tensor.
+struct FusedBroadcast {
+  const void* row = nullptr;
+  const void* col = nullptr;
+  const void* matrix = nullptr;
+  int64_t rows = 1, cols = 1;
+};
+
 struct FusedTensor {
   void* param = nullptr;
   void* grad = nullptr;
   std::array<void*, kMaxFusedState> state{};
   int64_t numel = 0;
   std::array<double, kMaxFusedTensorScalars> scalars{};  // a pointwise kernel's, from this tensor's step
+  FusedBroadcast broadcast{};
 };
 
 // AMP inputs (optimizer-base.md §9.2), on the kernel's device; null when absent.

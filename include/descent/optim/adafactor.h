@@ -33,6 +33,11 @@ struct AdafactorOptions {
   // defaults to the forloop, which needs less memory).
   std::optional<bool> foreach{};
   bool maximize = false;
+  // A deliberate extension (PyTorch's Adafactor has no fused path): the
+  // reductions through tensor ops, then one pass computing U with the row
+  // and column factors broadcast and one applying it. Same bits as the
+  // forloop for float32 and float64.
+  std::optional<bool> fused{};
 
   static constexpr auto fields() {
     return std::tuple{option("lr", &AdafactorOptions::lr),
@@ -41,7 +46,8 @@ struct AdafactorOptions {
                       option("d", &AdafactorOptions::d),
                       option("weight_decay", &AdafactorOptions::weight_decay),
                       option("foreach", &AdafactorOptions::foreach),
-                      option("maximize", &AdafactorOptions::maximize)};
+                      option("maximize", &AdafactorOptions::maximize),
+                      option("fused", &AdafactorOptions::fused)};
   }
 };
 
