@@ -24,7 +24,7 @@ build_against() {
   PKG_CONFIG_PATH="$pcdir" meson setup "$work/pc-$tag" "$src/tests/consumer" > /dev/null
   meson compile -C "$work/pc-$tag" > /dev/null
   LD_LIBRARY_PATH="$(PKG_CONFIG_PATH="$pcdir" pkg-config --variable=libdir descent)" "$work/pc-$tag/consumer"
-  cmake -S "$src/tests/consumer" -B "$work/cmake-$tag" -DCMAKE_PREFIX_PATH="$root" > /dev/null
+  cmake -S "$src/tests/consumer" -B "$work/cmake-$tag" -DCMAKE_PREFIX_PATH="$root$prefix" > /dev/null
   cmake --build "$work/cmake-$tag" > /dev/null
   grep -q "descent_DIR:PATH=$cmakedir" "$work/cmake-$tag/CMakeCache.txt" ||
     fail "CMake found a descent other than the one under $root"
