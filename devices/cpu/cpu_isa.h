@@ -1,0 +1,43 @@
+#pragma once
+// The instruction sets the CPU fused optimizer kernels are compiled for
+// (devices/cpu/fused_pointwise_loop.cpp, once per set, each in its own
+// namespace) and the one they run: the best this CPU supports, chosen at the
+// first fused step, or the one DESCENT_CPU_ISA names. The results are the
+// same bits under every set; only the speed differs.
+#include <vector>
+
+#include "descent/devices/backend.h"
+
+namespace descent::cpu_fused {
+
+enum class CpuIsa { baseline, avx2, avx512 };
+
+const char* to_string(CpuIsa isa);
+
+// The sets built into this library that this CPU can run, baseline first.
+std::vector<CpuIsa> available_isas();
+
+// The set the kernels run. Raises ValueError when DESCENT_CPU_ISA is not
+// baseline, avx2 or avx512, RuntimeError when it names one not available.
+CpuIsa active_isa();
+// For tests: runs the kernels on `isa` from now on (RuntimeError when it is not available).
+void set_active_isa(CpuIsa isa);
+
+// One ISA's kernels (fused_pointwise_loop.cpp).
+struct IsaKernels {
+  void (*pointwise)(Dtype, const std::vector<FusedTensor>&, const FusedPointwiseArgs&);
+  void (*rows)(Dtype, const std::vector<FusedRows>&, const FusedPointwiseArgs&);
+};
+const IsaKernels& active_kernels();
+
+#define DESCENT_DECLARE_ISA_KERNELS(ns)                                                            \
+  namespace ns {                                                                                   \
+  void fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedPointwiseArgs& args); \
+  void fused_pointwise_rows(Dtype dtype, const std::vector<FusedRows>& tensors, const FusedPointwiseArgs& args); \
+  }
+DESCENT_DECLARE_ISA_KERNELS(baseline)
+DESCENT_DECLARE_ISA_KERNELS(avx2)
+DESCENT_DECLARE_ISA_KERNELS(avx512)
+#undef DESCENT_DECLARE_ISA_KERNELS
+
+}  // namespace descent::cpu_fused
