@@ -30,7 +30,7 @@
 
 namespace descent::optim::lr {
 
-// The warning emitted by step(epoch) (PyTorch's EPOCH_DEPRECATION_WARNING, verbatim).
+// The warning emitted by step(epoch); PyTorch's constant of the same name, in this library's words.
 extern const char* const EPOCH_DEPRECATION_WARNING;
 
 class SequentialLR;
