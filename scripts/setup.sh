@@ -10,11 +10,13 @@
 #                                          libFuzzer and clang's sanitizer runtimes are in
 #                                          libclang-rt-14-dev, which clang-14 does not pull in
 #   llvm                                   llvm-symbolizer, so fuzzer reports name source lines
+#   doxygen                                the API reference from the public headers
+#                                          (`ninja -C build docs`, the api_docs test)
 # (g++ brings GCC's sanitizer runtimes, libasan8 and libubsan1, for scripts/sanitize.sh.)
 set -euo pipefail
 
 packages=(meson ninja-build pkg-config g++ libeigen3-dev doctest-dev libthrust-dev
-          clang libclang-rt-14-dev llvm)
+          clang libclang-rt-14-dev llvm doxygen)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

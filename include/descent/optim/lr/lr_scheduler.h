@@ -35,6 +35,7 @@ extern const char* const EPOCH_DEPRECATION_WARNING;
 
 class SequentialLR;
 
+/// The base of the learning-rate schedulers: it rewrites its optimizer's group lrs on each step(); state_dict/load_state_dict resume it.
 class LRScheduler {
  public:
   virtual ~LRScheduler() = default;
