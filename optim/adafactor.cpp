@@ -45,7 +45,7 @@ double machine_epsilon(Dtype dtype) {
     case kBFloat16: return 0x1p-7;
     case kFloat32: return 0x1p-23;
     case kFloat64: return 0x1p-52;
-    default: raise<TypeError>("Adafactor: torch.finfo() requires a floating point dtype, got ", to_string(dtype));
+    default: raise<TypeError>("Adafactor: machine epsilon is defined for floating point dtypes only, got ", to_string(dtype));
   }
 }
 

@@ -12,11 +12,13 @@
 #   llvm                                   llvm-symbolizer, so fuzzer reports name source lines
 #   cmake                                  the consumer test (tests/consumer/check.sh) builds a
 #                                          CMake user's project against descentConfig.cmake
+#   doxygen                                the API reference from the public headers
+#                                          (`ninja -C build docs`, the api_docs test)
 # (g++ brings GCC's sanitizer runtimes, libasan8 and libubsan1, for scripts/sanitize.sh.)
 set -euo pipefail
 
 packages=(meson ninja-build pkg-config g++ libeigen3-dev doctest-dev libthrust-dev
-          clang libclang-rt-14-dev llvm cmake)
+          clang libclang-rt-14-dev llvm cmake doxygen)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

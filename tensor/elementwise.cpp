@@ -211,10 +211,10 @@ bool is_bool_arg(const Arg& a) { return a.is_tensor() ? a.tensor->dtype() == kBo
 void check_not_bool_sub(const char* name, const Arg& a, const Arg& b) {
   if (is_bool_arg(a) && is_bool_arg(b))
     raise<TypeError>(name, ": subtraction, the `-` operator, with two bool tensors is not supported. "
-                           "Use the `^` or `logical_xor()` operator instead.");
+                           "For the elementwise difference of two masks use ne(a, b).");
   if (is_bool_arg(a) || is_bool_arg(b))
     raise<TypeError>(name, ": subtraction, the `-` operator, with a bool tensor is not supported. "
-                           "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.");
+                           "To invert a mask use logical_not().");
 }
 
 // PyTorch's add kernel reads alpha and a number operand as the tensor's own
@@ -433,10 +433,10 @@ Tensor unary_float(const char* name, UnaryOp op, const Tensor& t, Tensor* out) {
 Tensor unary_same(const char* name, UnaryOp op, const Tensor& t, Tensor* out) {
   if (op == UnaryOp::Neg && t.dtype() == kBool)
     raise<TypeError>(name, ": negation, the `-` operator, on a bool tensor is not supported. "
-                           "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.");
+                           "To invert a mask use logical_not().");
   if (op == UnaryOp::Sign && is_complex(t.dtype()))
-    raise<TypeError>(name, ": Unlike NumPy, torch.sign is not intended to support complex numbers (got ",
-                     to_string(t.dtype()), "). Please use torch.sgn instead.");
+    raise<TypeError>(name, ": sign is defined for real dtypes only, got ", to_string(t.dtype()),
+                     " (for complex z, z / abs(z) is its direction)");
   if (op == UnaryOp::Sign && t.dtype() == kBool) {
     // sign(x) == x for bools.
     if (!out) return clone(t);

@@ -91,7 +91,7 @@ Tensor parameters_to_vector(const std::vector<Tensor>& parameters) {
 }
 
 void vector_to_parameters(const Tensor& vec, const std::vector<Tensor>& parameters) {
-  if (!vec.defined()) raise<TypeError>("expected torch.Tensor, but got: an undefined tensor");
+  if (!vec.defined()) raise<TypeError>("vector_to_parameters: expected a defined tensor, got an undefined one");
   if (vec.dim() != 1)
     raise<ShapeError>("vector_to_parameters: expected a 1-D vector, got shape ",
                       shape_to_string(vec.sizes()));

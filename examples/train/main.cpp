@@ -35,7 +35,7 @@ the run (stored in checkpoints; not allowed with --resume):
   --steps N --seed S          length (1000) and seed (0): data, init and batches follow from S
 
 output:
-  --checkpoint PATH           save a checkpoint (atomically) every --checkpoint-every steps (steps/4) and at the end
+  --checkpoint PATH.dckpt     save a checkpoint (atomically) every --checkpoint-every steps (steps/4) and at the end
   --resume PATH               continue the run in PATH bit-identically (checkpoints go back to PATH)
   --stop-after N              stop after step N, as if interrupted (with a checkpoint)
   --svg PATH                  write loss and lr curves

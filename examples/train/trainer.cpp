@@ -16,7 +16,9 @@ namespace swa = descent::optim::swa_utils;
 
 namespace {
 
-constexpr const char* kFormat = "descent-train checkpoint 1";
+// 2: the minibatch order is a Generator's state and a permutation (format 1
+// seeded a Generator per step).
+constexpr const char* kFormat = "descent-train checkpoint 2";
 
 // SplitMix64: independent-looking seeds from (seed, stream, index).
 uint64_t mix(uint64_t seed, uint64_t stream, uint64_t index) {
@@ -85,13 +87,54 @@ std::pair<Tensor, Tensor> rows_of(const Data& d, const std::vector<int64_t>& row
   return {tensor(x, {b, d.in}), tensor(y, {b, d.out})};
 }
 
-// Step `step`'s minibatch: drawn with replacement, from (seed, step) alone.
-std::pair<Tensor, Tensor> batch(const Data& d, const RunConfig& c, int64_t step) {
-  Generator gen(mix(c.seed, kBatch, static_cast<uint64_t>(step)));
-  std::vector<int64_t> rows;
-  for (int64_t i = 0; i < c.batch; ++i) rows.push_back(static_cast<int64_t>(gen.next_u64() % static_cast<uint64_t>(d.n)));
-  return rows_of(d, rows);
-}
+// Minibatches without replacement: the rows of a random permutation in
+// order, a fresh permutation when one is used up (a batch may span two). One
+// Generator, seeded once per run, draws every permutation, so its state, the
+// current permutation and the position in it are the loop's whole random
+// state; state() and load() carry them through checkpoints.
+class Shuffler {
+ public:
+  Shuffler(uint64_t seed, int64_t n) : gen_(mix(seed, kBatch, 0)), n_(n) {}
+
+  std::vector<int64_t> next(int64_t count) {
+    std::vector<int64_t> rows;
+    rows.reserve(static_cast<std::size_t>(count));
+    for (int64_t i = 0; i < count; ++i) {
+      if (cursor_ == order_.size()) {
+        order_ = randperm(n_, {}, &gen_).to_vector<int64_t>();
+        cursor_ = 0;
+      }
+      rows.push_back(order_[cursor_++]);
+    }
+    return rows;
+  }
+
+  Dict state() const {
+    return Dict{{"generator", gen_.get_state()},
+                {"order", tensor(order_, {static_cast<int64_t>(order_.size())})},
+                {"cursor", static_cast<int64_t>(cursor_)}};
+  }
+
+  void load(const Value& state) {
+    std::vector<int64_t> order = state.at("order").to_tensor().to_vector<int64_t>();
+    const int64_t cursor = state.at("cursor").to_int();
+    if (!order.empty() && static_cast<int64_t>(order.size()) != n_)
+      raise<ValueError>("descent-train: the checkpoint's batch order has ", order.size(), " rows, the data set ", n_);
+    for (int64_t r : order)
+      if (r < 0 || r >= n_) raise<ValueError>("descent-train: the checkpoint's batch order holds row ", r, " of ", n_);
+    if (cursor < 0 || cursor > static_cast<int64_t>(order.size()))
+      raise<ValueError>("descent-train: the checkpoint's batch cursor ", cursor, " is outside [0, ", order.size(), "]");
+    gen_.set_state(state.at("generator").to_tensor());
+    order_ = std::move(order);
+    cursor_ = static_cast<std::size_t>(cursor);
+  }
+
+ private:
+  Generator gen_;
+  int64_t n_;
+  std::vector<int64_t> order_;
+  std::size_t cursor_ = 0;
+};
 
 std::shared_ptr<nn::Sequential> make_model(const RunConfig& c, const Data& d) {
   Generator gen(mix(c.seed, kInit, 0));
@@ -212,8 +255,11 @@ std::vector<double> doubles(const Value& v) { return v.to_tensor().to_vector<dou
 
 Dict load_checkpoint(const std::string& path) {
   Value v = load(path);
-  if (!v.is_dict() || !v.to_dict().contains("format") || v.at("format").str() != Value(kFormat).str())
+  if (!v.is_dict() || !v.to_dict().contains("format") || !v.at("format").is_string())
     raise<ValueError>("descent-train: ", path, " is not a descent-train checkpoint");
+  if (v.at("format").to_string_value() != kFormat)
+    raise<ValueError>("descent-train: ", path, " is a ", v.at("format").str(), ", this descent-train reads '", kFormat,
+                      "' only (start the run again)");
   return v.to_dict();
 }
 
@@ -237,6 +283,7 @@ Result run_training(const RunConfig& c, const OutputConfig& out, const StepCallb
   else if (c.swa_start >= 0)
     averaged = std::make_unique<swa::AveragedModel>(*model);
 
+  Shuffler shuffler(c.seed, data.n);
   Result result;
   int64_t start = 0;
   if (!out.resume.empty()) {
@@ -246,8 +293,8 @@ Result run_training(const RunConfig& c, const OutputConfig& out, const StepCallb
     if (sched.main) sched.main->load_state_dict(ck.at("scheduler").to_dict());
     if (sched.swa) sched.swa->load_state_dict(ck.at("swa_scheduler").to_dict());
     if (averaged) averaged->load_state_dict(to_named_tensors(ck.at("averaged")));
-    // The random state is (seed, step): the seed is in the config.
-    start = ck.at("rng").at("step").to_int();
+    start = ck.at("step").to_int();
+    shuffler.load(ck.at("rng"));
     result.history.loss = doubles(ck.at("history").at("loss"));
     result.history.lr = doubles(ck.at("history").at("lr"));
   }
@@ -261,7 +308,7 @@ Result run_training(const RunConfig& c, const OutputConfig& out, const StepCallb
             {"scheduler", sched.main ? Value(sched.main->state_dict()) : Value()},
             {"swa_scheduler", sched.swa ? Value(sched.swa->state_dict()) : Value()},
             {"averaged", averaged ? to_value(averaged->state_dict()) : Value()},
-            {"rng", Dict{{"seed", static_cast<int64_t>(c.seed)}, {"step", step}}},
+            {"rng", shuffler.state()},
             {"history", Dict{{"loss", doubles(result.history.loss)}, {"lr", doubles(result.history.lr)}}}};
     save(ck, out.checkpoint);  // atomic: temporary file, fsync, rename
     result.checkpoint_written = out.checkpoint;
@@ -272,7 +319,7 @@ Result run_training(const RunConfig& c, const OutputConfig& out, const StepCallb
   int64_t step = start;
   for (; step < c.steps; ++step) {
     double lr_now = opt->param_groups()[0].lr();
-    auto [x, y] = batch(data, c, step);
+    auto [x, y] = rows_of(data, shuffler.next(c.batch));
     // Every optimizer takes a closure; LBFGS calls it several times per step.
     Tensor loss = opt->step([&] {
       opt->zero_grad();

@@ -3,10 +3,10 @@
 // optimizer, its schedulers and weight averaging, the loop, checkpoints.
 //
 // Reproducibility: the data set and the initial weights come from
-// Generators seeded by the run's seed, and step t's minibatch from a
-// Generator seeded by (seed, t). The random state at any step is therefore
-// (seed, step), which the checkpoint stores, and a resumed run draws exactly
-// the batches the uninterrupted one would have.
+// Generators seeded by the run's seed; minibatches are shuffled without
+// replacement by one more Generator, seeded once per run. The checkpoint
+// stores that Generator's state with the current permutation and position,
+// so a resumed run draws exactly the batches the uninterrupted one would have.
 #include <cstdint>
 #include <functional>
 #include <string>

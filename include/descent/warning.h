@@ -13,7 +13,7 @@ void warn(const std::string& message);
 // Replaces the handler; returns the previous one. An empty handler restores stderr printing.
 WarningHandler set_warning_handler(WarningHandler handler);
 
-// Collects every warning raised while it is alive (Python's warnings.catch_warnings(record=True)).
+/// Collects every warning raised while it is alive (Python's warnings.catch_warnings(record=True)).
 class WarningCapture {
  public:
   WarningCapture();

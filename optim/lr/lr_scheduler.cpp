@@ -7,12 +7,9 @@
 namespace descent::optim::lr {
 
 const char* const EPOCH_DEPRECATION_WARNING =
-    "The epoch parameter in `scheduler.step()` was not necessary and is being "
-    "deprecated where possible. Please use `scheduler.step()` to step the "
-    "scheduler. During the deprecation, if epoch is different from None, the "
-    "closed form is used instead of the new chainable form, where available. "
-    "Please open an issue if you are unable to replicate your use case: "
-    "https://github.com/pytorch/pytorch/issues/new/choose.";
+    "`scheduler.step(epoch)` is deprecated: call `scheduler.step()` with no argument, once per "
+    "epoch. Until it is removed, an explicit epoch jumps there through the scheduler's closed form "
+    "where it has one, and otherwise recomputes from the current lr as `step()` does.";
 
 namespace {
 
@@ -75,12 +72,9 @@ void LRScheduler::initial_step() {
 void LRScheduler::check_step_order() const {
   if (step_count_ == 1 && optimizer_->step_count() == 0)
     warn(
-        "Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
-        "In PyTorch 1.1.0 and later, you should call them in the opposite order: "
-        "`optimizer.step()` before `lr_scheduler.step()`.  Failure to do this "
-        "will result in PyTorch skipping the first value of the learning rate schedule. "
-        "See more details at "
-        "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate");
+        "Detected call of `lr_scheduler.step()` before `optimizer.step()`: the first value of the "
+        "learning rate schedule is skipped. Call `optimizer.step()` first, then "
+        "`lr_scheduler.step()` (docs/schedulers.md#how-to-adjust-learning-rate).");
 }
 
 void LRScheduler::step() {

@@ -11,13 +11,14 @@ namespace descent::autograd {
 
 class Node;
 
-// A view's relation to its base, kept so that an in-place write through the
-// view can update the base's history (and the other way round).
+/// A view's relation to its base, kept so that an in-place write through the
+/// view can update the base's history (and the other way round).
 struct ViewInfo {
   Tensor base;  // the root tensor whose storage the view shares (never itself a view)
   bool created_in_grad_mode = true;
 };
 
+/// A tensor's autograd record: requires_grad, grad, the node that produced it, hooks, and its view relation.
 struct AutogradMeta {
   bool requires_grad = false;
   bool retains_grad = false;

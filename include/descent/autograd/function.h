@@ -32,6 +32,7 @@
 
 namespace descent::autograd {
 
+/// What a custom Function's forward hands to its backward: saved tensors, non-differentiable outputs, and free-form data.
 class AutogradContext {
  public:
   // Tensors backward needs; checked against in-place modification on unpack.
@@ -53,7 +54,7 @@ class AutogradContext {
   std::weak_ptr<Node> node_;
 };
 
-// The node of one custom function call.
+/// The node of one custom function call.
 class CustomNode : public Node {
  public:
   using Backward = tensor_list (*)(AutogradContext*, tensor_list);
@@ -77,6 +78,7 @@ class CustomNode : public Node {
 // "Cube" for struct Cube: the class name, for node names.
 std::string demangled_name(const char* mangled);
 
+/// Base for a user-defined differentiable operation: T supplies static forward(ctx, ...) and backward(ctx, grads), apply() records the node.
 template <typename T>
 struct Function {
   template <typename... Args>

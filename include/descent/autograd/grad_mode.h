@@ -6,7 +6,7 @@ namespace descent::autograd {
 bool is_grad_enabled();
 void set_grad_enabled(bool enabled);
 
-// Disables recording for its lifetime (torch.no_grad()).
+/// Disables recording for its lifetime (torch.no_grad()).
 class NoGradGuard {
  public:
   NoGradGuard() : previous_(is_grad_enabled()) { set_grad_enabled(false); }
@@ -18,7 +18,7 @@ class NoGradGuard {
   bool previous_;
 };
 
-// Enables recording for its lifetime (torch.enable_grad()).
+/// Enables recording for its lifetime (torch.enable_grad()).
 class EnableGradGuard {
  public:
   EnableGradGuard() : previous_(is_grad_enabled()) { set_grad_enabled(true); }
@@ -30,7 +30,7 @@ class EnableGradGuard {
   bool previous_;
 };
 
-// Sets recording to a given mode for its lifetime (torch.set_grad_enabled(mode)).
+/// Sets recording to a given mode for its lifetime (torch.set_grad_enabled(mode)).
 class GradModeGuard {
  public:
   explicit GradModeGuard(bool enabled) : previous_(is_grad_enabled()) { set_grad_enabled(enabled); }

@@ -14,12 +14,13 @@
 
 namespace descent::autograd {
 
-// Raised when the gradients disagree; the message lists the worst elements.
+/// Raised when the gradients disagree; the message lists the worst elements.
 class GradcheckError : public RuntimeError {
  public:
   using RuntimeError::RuntimeError;
 };
 
+/// Step and tolerances of gradcheck's finite-difference comparison, and whether a mismatch throws.
 struct GradcheckOptions {
   double eps = 1e-6;   // finite-difference step
   double atol = 1e-5;  // |analytical - numerical| <= atol + rtol * |numerical|

@@ -17,20 +17,21 @@ namespace descent::autograd {
 class Node;
 using tensor_list = std::vector<Tensor>;
 
-// Where a gradient goes: input `input_nr` of `function`.
+/// Where a gradient goes: input `input_nr` of `function`.
 struct Edge {
   std::shared_ptr<Node> function;
   uint32_t input_nr = 0;
   bool is_valid() const { return function != nullptr; }
 };
 
-// Shape, dtype and device a gradient flowing into a node must have.
+/// Shape, dtype and device a gradient flowing into a node must have.
 struct InputMetadata {
   Shape shape;
   Dtype dtype = kFloat32;
   Device device;
 };
 
+/// A node of the backward graph: one recorded operation, its inputs' edges and its backward function.
 class Node : public std::enable_shared_from_this<Node> {
  public:
   Node();
@@ -79,9 +80,9 @@ class Node : public std::enable_shared_from_this<Node> {
   std::vector<std::pair<uint32_t, std::weak_ptr<TensorImpl>>> retained_;
 };
 
-// A tensor saved for backward (torch's SavedVariable). Remembers the storage
-// version at save time and refuses to unpack once the tensor was modified in
-// place, or after the graph was freed.
+/// A tensor saved for backward (torch's SavedVariable). Remembers the storage
+/// version at save time and refuses to unpack once the tensor was modified in
+/// place, or after the graph was freed.
 class SavedVariable {
  public:
   SavedVariable() = default;

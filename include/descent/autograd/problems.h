@@ -8,7 +8,7 @@
 
 namespace descent::problems {
 
-// f(x) = sum_i (a - x_i)^2 + b (x_{i+1} - x_i^2)^2; minimum 0 at (a, a^2, ...) = (1, ..., 1).
+/// f(x) = sum_i (a - x_i)^2 + b (x_{i+1} - x_i^2)^2; minimum 0 at (a, a^2, ...) = (1, ..., 1).
 struct Rosenbrock {
   int64_t dim = 2;
   double a = 1.0;
@@ -21,9 +21,9 @@ struct Rosenbrock {
   double minimum() const { return 0.0; }
 };
 
-// f(x) = 1/2 (x - c)^T A (x - c) with A = Q diag(lambda) Q^T: eigenvalues
-// log-spaced from 1 to condition_number and Q a seeded Householder reflection
-// (so the problem is not axis-aligned). Minimum 0 at c.
+/// f(x) = 1/2 (x - c)^T A (x - c) with A = Q diag(lambda) Q^T: eigenvalues
+/// log-spaced from 1 to condition_number and Q a seeded Householder reflection
+/// (so the problem is not axis-aligned). Minimum 0 at c.
 class Quadratic {
  public:
   Quadratic(int64_t dim, double condition_number, uint64_t seed = 0);
@@ -40,8 +40,8 @@ class Quadratic {
   Tensor start_;
 };
 
-// Mean logistic loss plus l2/2 |w|^2 on seeded synthetic data: features
-// X ~ N(0, 1) with a last column of ones (the bias), labels y ~ Bernoulli(sigmoid(X w_true)).
+/// Mean logistic loss plus l2/2 |w|^2 on seeded synthetic data: features
+/// X ~ N(0, 1) with a last column of ones (the bias), labels y ~ Bernoulli(sigmoid(X w_true)).
 class LogisticRegression {
  public:
   LogisticRegression(int64_t samples, int64_t features, double l2 = 1e-2, uint64_t seed = 0);

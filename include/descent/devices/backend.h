@@ -24,8 +24,8 @@ enum class UnaryOp : int8_t {
   Real, Imag, Angle,                   // complex -> real (out_dtype is the real dtype)
 };
 
-// Binary and ternary elementwise ops. Scalars (alpha, value, weight, bounds)
-// travel in ElementwiseArgs::scalars and are applied in opmath precision.
+/// Binary and ternary elementwise ops. Scalars (alpha, value, weight, bounds)
+/// travel in ElementwiseArgs::scalars and are applied in opmath precision.
 enum class BinaryOp : int8_t {
   Copy,      // out = input 0 (one input, read through its strides: broadcast, permute)
   Add,       // a + alpha * b
@@ -42,8 +42,8 @@ enum class BinaryOp : int8_t {
 
 enum class ReduceOp : int8_t { Sum, Mean, Max, Min, NormP2, NormInf, NormP, All, Any, Prod };
 
-// One operand of an elementwise kernel: memory plus element strides in the
-// output's index space (0 along broadcast dimensions).
+/// One operand of an elementwise kernel: memory plus element strides in the
+/// output's index space (0 along broadcast dimensions).
 struct Operand {
   const void* data = nullptr;
   Dtype dtype = kFloat32;
@@ -55,6 +55,7 @@ struct Operand {
   std::complex<double> scalar{};
 };
 
+/// One elementwise kernel launch: element count, shapes and strides of the operands, as a backend receives them.
 struct ElementwiseArgs {
   int64_t numel = 0;
   int ndim = 0;
@@ -73,8 +74,8 @@ struct ElementwiseArgs {
   bool has_min = false, has_max = false, tensor_weight = false;
 };
 
-// One matrix operand of a batched product: element strides between batch
-// entries, rows and columns.
+/// One matrix operand of a batched product: element strides between batch
+/// entries, rows and columns.
 struct MatmulOperand {
   const void* data = nullptr;
   int64_t batch_stride = 0;
@@ -82,6 +83,7 @@ struct MatmulOperand {
   int64_t col_stride = 1;
 };
 
+/// One reduction kernel launch (sum, max, ...) over a strided input, as a backend receives it.
 struct ReduceArgs {
   ReduceOp op = ReduceOp::Sum;
   const void* in = nullptr;
@@ -101,13 +103,10 @@ inline constexpr std::size_t kMaxFusedState = 3;
 inline constexpr std::size_t kMaxFusedScalars = 8;
 inline constexpr std::size_t kMaxFusedTensorScalars = 6;
 
-// One tensor of a fused optimizer update: its param, grad and up to three
-// state buffers (all numel elements of the same dtype), plus the per-tensor
-// scalars the host computed once for this step.
-// Read-only operands of a kernel broadcast over its param viewed as
-// [batch, rows, cols] (row-major): element (b, i, j) reads row[b·rows + i],
-// col[b·cols + j] and matrix[b], each of the param's dtype. `row` null: the
-// kernel reads none for this tensor.
+/// Read-only operands of a kernel broadcast over its param viewed as
+/// [batch, rows, cols] (row-major): element (b, i, j) reads row[b·rows + i],
+/// col[b·cols + j] and matrix[b], each of the param's dtype. `row` null: the
+/// kernel reads none for this tensor.
 struct FusedBroadcast {
   const void* row = nullptr;
   const void* col = nullptr;
@@ -115,6 +114,9 @@ struct FusedBroadcast {
   int64_t rows = 1, cols = 1;
 };
 
+/// One tensor of a fused optimizer update: its param, grad and up to three
+/// state buffers (all numel elements of the same dtype), plus the per-tensor
+/// scalars the host computed once for this step.
 struct FusedTensor {
   void* param = nullptr;
   void* grad = nullptr;
@@ -124,15 +126,15 @@ struct FusedTensor {
   FusedBroadcast broadcast{};
 };
 
-// AMP inputs (optimizer-base.md §9.2), on the kernel's device; null when absent.
+/// AMP inputs (optimizer-base.md §9.2), on the kernel's device; null when absent.
 struct AmpInputs {
   const float* grad_scale = nullptr;
   const float* found_inf = nullptr;
 };
 
-// A fused pointwise update: `kernel` is a position in the kernel list of
-// devices/optim_math/kernels.h, `flags` its flag bits, `scalars` its
-// per-group scalars (host doubles, rounded to the compute type once).
+/// A fused pointwise update: `kernel` is a position in the kernel list of
+/// devices/optim_math/kernels.h, `flags` its flag bits, `scalars` its
+/// per-group scalars (host doubles, rounded to the compute type once).
 struct FusedPointwiseArgs {
   int kernel = 0;
   unsigned flags = 0;
@@ -140,12 +142,12 @@ struct FusedPointwiseArgs {
   AmpInputs amp;
 };
 
-// One tensor of a fused update over the rows a sparse gradient touches:
-// param and state buffers are dense [rows x row_size] row-major; the grad's
-// values hold one row of row_size elements for each entry of `rows`, whose
-// row numbers (on the kernel's device) are distinct and below the param's
-// row count — the caller checks both, the kernel reads and writes only
-// those rows.
+/// One tensor of a fused update over the rows a sparse gradient touches:
+/// param and state buffers are dense [rows x row_size] row-major; the grad's
+/// values hold one row of row_size elements for each entry of `rows`, whose
+/// row numbers (on the kernel's device) are distinct and below the param's
+/// row count — the caller checks both, the kernel reads and writes only
+/// those rows.
 struct FusedRows {
   void* param = nullptr;
   const void* values = nullptr;
@@ -156,6 +158,7 @@ struct FusedRows {
   std::array<double, kMaxFusedTensorScalars> scalars{};
 };
 
+/// The kernels one device type provides (CPU, CUDA); tensor ops dispatch to the backend of their device.
 class Backend {
  public:
   virtual ~Backend() = default;

@@ -9,6 +9,7 @@ enum class DeviceType : int8_t { CPU, CUDA };
 inline constexpr DeviceType kCPU = DeviceType::CPU;
 inline constexpr DeviceType kCUDA = DeviceType::CUDA;
 
+/// Where a tensor's storage lives: a device type and, for CUDA, an index ("cpu", "cuda:0").
 struct Device {
   DeviceType type = DeviceType::CPU;
   int index = 0;

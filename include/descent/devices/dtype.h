@@ -48,8 +48,10 @@ void set_default_dtype(Dtype dtype);
 enum class DtypeCategory : int8_t { Bool, Integral, Floating, Complex };
 DtypeCategory category(Dtype dtype);
 
+/// The Dtype of the C++ element type T: dtype_of<float>::value is kFloat32.
 template <typename T>
 struct dtype_of;
+/// @cond
 template <> struct dtype_of<bool> { static constexpr Dtype value = kBool; };
 template <> struct dtype_of<int64_t> { static constexpr Dtype value = kInt64; };
 template <> struct dtype_of<Half> { static constexpr Dtype value = kFloat16; };
@@ -58,6 +60,7 @@ template <> struct dtype_of<float> { static constexpr Dtype value = kFloat32; };
 template <> struct dtype_of<double> { static constexpr Dtype value = kFloat64; };
 template <> struct dtype_of<std::complex<float>> { static constexpr Dtype value = kComplex64; };
 template <> struct dtype_of<std::complex<double>> { static constexpr Dtype value = kComplex128; };
+/// @endcond
 
 // Calls fn(T{}) with T the C++ element type of dtype (PyTorch's AT_DISPATCH).
 template <typename Fn>

@@ -69,6 +69,7 @@ DESCENT_HOST_DEVICE inline float bfloat16_bits_to_float(uint16_t b) {
 }
 }  // namespace detail
 
+/// IEEE 754 binary16 (float16), stored in 16 bits; arithmetic goes through float.
 struct Half {
   uint16_t bits = 0;
   Half() = default;
@@ -81,6 +82,7 @@ struct Half {
   }
 };
 
+/// bfloat16: float32's exponent with an 8-bit mantissa, stored in 16 bits; arithmetic goes through float.
 struct BFloat16 {
   uint16_t bits = 0;
   BFloat16() = default;

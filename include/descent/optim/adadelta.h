@@ -13,6 +13,7 @@
 
 namespace descent::optim {
 
+/// Adadelta's hyper-parameters, with PyTorch's names and defaults.
 struct AdadeltaOptions {
   Value lr = 1.0;  // a number or a one-element tensor
   Value rho = 0.9;
@@ -37,6 +38,7 @@ struct AdadeltaOptions {
   }
 };
 
+/// Adadelta (torch.optim.Adadelta): step sizes from running averages of squared gradients and squared updates.
 class Adadelta : public PointwiseOptimizer {
  public:
   std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<Adadelta>(*this); }

@@ -22,6 +22,7 @@
 
 namespace descent::optim {
 
+/// Adafactor's hyper-parameters, with PyTorch's names and defaults.
 struct AdafactorOptions {
   Value lr = 1e-2;  // a number or a one-element tensor
   Value beta2_decay = -0.8;
@@ -51,8 +52,8 @@ struct AdafactorOptions {
   }
 };
 
-// Shares the pointwise optimizers' state-dict upgrade (defaults restored,
-// a numeric `step` made a tensor), as PyTorch's __setstate__ does.
+/// Shares the pointwise optimizers' state-dict upgrade (defaults restored,
+/// a numeric `step` made a tensor), as PyTorch's __setstate__ does.
 class Adafactor : public PointwiseOptimizer {
  public:
   std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<Adafactor>(*this); }

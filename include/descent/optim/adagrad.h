@@ -14,6 +14,7 @@
 
 namespace descent::optim {
 
+/// Adagrad's hyper-parameters, with PyTorch's names and defaults.
 struct AdagradOptions {
   Value lr = 1e-2;  // a number or a one-element tensor
   Value lr_decay = 0;
@@ -38,6 +39,7 @@ struct AdagradOptions {
   }
 };
 
+/// Adagrad (torch.optim.Adagrad): per-coordinate steps scaled by the root of the accumulated squared gradients.
 class Adagrad : public PointwiseOptimizer {
  public:
   std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<Adagrad>(*this); }

@@ -17,6 +17,7 @@
 
 namespace descent::optim {
 
+/// Adam's hyper-parameters, with PyTorch's names and defaults (lr 1e-3, betas (0.9, 0.999), eps 1e-8).
 struct AdamOptions {
   Value lr = 1e-3;  // a number or a one-element tensor
   std::array<Value, 2> betas = {0.9, 0.999};
@@ -46,7 +47,7 @@ struct AdamOptions {
   }
 };
 
-// AdamW's options: Adam's, with weight decay 1e-2 and always decoupled.
+/// AdamW's options: Adam's, with weight decay 1e-2 and always decoupled.
 struct AdamWOptions {
   Value lr = 1e-3;
   std::array<Value, 2> betas = {0.9, 0.999};
@@ -73,6 +74,7 @@ struct AdamWOptions {
   }
 };
 
+/// Adam (torch.optim.Adam), with amsgrad and optional decoupled weight decay.
 class Adam : public PointwiseOptimizer {
  public:
   std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<Adam>(*this); }
@@ -84,6 +86,7 @@ class Adam : public PointwiseOptimizer {
   void upgrade_param_state(const ParamGroup& group, const Tensor& param, Dict& state) override;
 };
 
+/// AdamW (torch.optim.AdamW): Adam with decoupled weight decay.
 class AdamW : public Adam {
  public:
   std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<AdamW>(*this); }

@@ -13,6 +13,7 @@
 
 namespace descent::optim {
 
+/// Adamax's hyper-parameters, with PyTorch's names and defaults.
 struct AdamaxOptions {
   Value lr = 2e-3;  // a number or a one-element tensor
   std::array<Value, 2> betas = {0.9, 0.999};
@@ -37,6 +38,7 @@ struct AdamaxOptions {
   }
 };
 
+/// Adamax (torch.optim.Adamax): Adam with the infinity norm in place of the second moment.
 class Adamax : public PointwiseOptimizer {
  public:
   std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<Adamax>(*this); }

@@ -13,6 +13,7 @@
 
 namespace descent::optim {
 
+/// ASGD's hyper-parameters, with PyTorch's names and defaults.
 struct ASGDOptions {
   Value lr = 1e-2;  // a number or a one-element tensor
   Value lambd = 1e-4;
@@ -39,6 +40,7 @@ struct ASGDOptions {
   }
 };
 
+/// Averaged SGD (torch.optim.ASGD): SGD with a decaying step size and a running average of the iterates kept in state["ax"].
 class ASGD : public PointwiseOptimizer {
  public:
   std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<ASGD>(*this); }

@@ -27,6 +27,7 @@
 
 namespace descent::optim {
 
+/// LBFGS's settings, with PyTorch's names and defaults (line_search_fn none or "strong_wolfe").
 struct LBFGSOptions {
   Value lr = 1;  // a number or a one-element tensor
   Value max_iter = 20;
@@ -49,6 +50,7 @@ struct LBFGSOptions {
   }
 };
 
+/// L-BFGS (torch.optim.LBFGS): quasi-Newton steps from a limited history; step() needs a closure that re-evaluates the loss.
 class LBFGS : public Optimizer {
  public:
   std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<LBFGS>(*this); }

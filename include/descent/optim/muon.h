@@ -23,6 +23,7 @@
 
 namespace descent::optim {
 
+/// Muon's hyper-parameters, with PyTorch's names and defaults.
 struct MuonOptions {
   Value lr = 1e-3;  // a number or a one-element tensor
   Value weight_decay = 0.1;
@@ -47,6 +48,7 @@ struct MuonOptions {
   }
 };
 
+/// Muon (torch.optim.Muon): momentum on 2-D parameters, orthogonalised by Newton-Schulz iterations.
 class Muon : public Optimizer {
  public:
   std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<Muon>(*this); }

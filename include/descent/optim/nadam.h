@@ -15,6 +15,7 @@
 
 namespace descent::optim {
 
+/// NAdam's hyper-parameters, with PyTorch's names and defaults.
 struct NAdamOptions {
   Value lr = 2e-3;  // a number or a one-element tensor
   std::array<Value, 2> betas = {0.9, 0.999};
@@ -43,6 +44,7 @@ struct NAdamOptions {
   }
 };
 
+/// NAdam (torch.optim.NAdam): Adam with Nesterov momentum and momentum decay.
 class NAdam : public PointwiseOptimizer {
  public:
   std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<NAdam>(*this); }

@@ -22,10 +22,10 @@ namespace detail {
 class StateCache;
 }
 
-// One parameter group: tensors, optional names, and options by name. A group
-// built by the user holds only the options it sets; add_param_group fills the
-// rest from the optimizer's defaults (so "unset" and "set to the default
-// value" stay distinct until then).
+/// One parameter group: tensors, optional names, and options by name. A group
+/// built by the user holds only the options it sets; add_param_group fills the
+/// rest from the optimizer's defaults (so "unset" and "set to the default
+/// value" stay distinct until then).
 struct ParamGroup {
   std::vector<Tensor> params;
   std::optional<std::vector<std::string>> param_names;
@@ -44,8 +44,8 @@ struct ParamGroup {
   double lr() const { return options.at("lr").to_double(); }
 };
 
-// What an optimizer constructor accepts, as PyTorch's `params` argument: a
-// list of tensors, a list of (name, tensor) pairs, or a list of param groups.
+/// What an optimizer constructor accepts, as PyTorch's `params` argument: a
+/// list of tensors, a list of (name, tensor) pairs, or a list of param groups.
 struct Params {
   std::vector<ParamGroup> groups;
   Params(std::vector<Tensor> tensors) : groups{ParamGroup(std::move(tensors))} {}
@@ -55,8 +55,8 @@ struct Params {
   Params(std::initializer_list<ParamGroup> param_groups) : groups(param_groups) {}
 };
 
-// Per-parameter state, keyed by parameter identity (insertion ordered).
-// Keys that are not parameters (e.g. strings a hook inserted) live in `extra`.
+/// Per-parameter state, keyed by parameter identity (insertion ordered).
+/// Keys that are not parameters (e.g. strings a hook inserted) live in `extra`.
 class OptimizerState {
  public:
   OptimizerState();
@@ -85,7 +85,7 @@ class OptimizerState {
   uint64_t generation_;
 };
 
-// A removable hook registration (torch.utils.hooks.RemovableHandle).
+/// A removable hook registration (torch.utils.hooks.RemovableHandle).
 class RemovableHandle {
  public:
   RemovableHandle() = default;
@@ -102,7 +102,7 @@ class Optimizer;
 
 // Closure for step(): recomputes the loss (and gradients) and returns it.
 using Closure = std::function<Tensor()>;
-// Positional arguments of step() as the hooks see them: the closure (may be empty).
+/// Positional arguments of step() as the hooks see them: the closure (may be empty).
 struct StepArgs {
   Closure closure;
 };
@@ -117,6 +117,7 @@ using LoadStateDictPostHook = std::function<void(Optimizer&)>;
 RemovableHandle register_optimizer_step_pre_hook(StepPreHook hook);
 RemovableHandle register_optimizer_step_post_hook(StepPostHook hook);
 
+/// The base of every optimizer: param groups, per-parameter state, step/zero_grad, state_dict/load_state_dict and hooks, as torch.optim.Optimizer.
 class Optimizer {
  public:
   virtual ~Optimizer();

@@ -20,7 +20,7 @@ template <class O>
 class Options;
 
 namespace detail {
-// The field's type when O has it; a type nobody can pass otherwise.
+/// The field's type when O has it; a type nobody can pass otherwise.
 struct NoSuchOption {
   NoSuchOption() = delete;
 };
@@ -79,6 +79,7 @@ constexpr bool every_field_has_a_setter() {
 }  // namespace detail
 
 #define DESCENT_OPTION_BASE(name) , public detail::OptionSetter_##name<O>
+/// Chainable setters beside an options struct O (Options<AdamOptions>().lr(1e-2).weight_decay(0.1)), so no field order or initialiser list is needed.
 template <class O>
 class Options : public detail::OptionsTag DESCENT_OPTION_SETTERS(DESCENT_OPTION_BASE) {
  public:

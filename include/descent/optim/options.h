@@ -7,6 +7,7 @@
 
 namespace descent::optim {
 
+/// One named hyper-parameter of an options struct: the key in param groups and state dicts, and the member that holds it.
 template <class Options, class Member>
 struct OptionField {
   const char* name;

@@ -11,15 +11,16 @@
 
 namespace descent::optim {
 
+/// Base of the optimizers whose update is elementwise per parameter; runs the for-loop, foreach or fused implementation.
 class PointwiseOptimizer : public Optimizer {
  public:
-  // One entry of a param's state, as its group's options call for it.
+  /// One entry of a param's state, as its group's options call for it.
   struct StateEntry {
     std::string key;
     bool like_param;  // a tensor of the param's shape; else a one-element scalar
     bool required;    // a started state must hold it
   };
-  // What an optimizer's definition declares (optim/pointwise.h builds it).
+  /// What an optimizer's definition declares (optim/pointwise.h builds it).
   struct Declaration {
     // Raises what the constructor raises for these options.
     void (*validate_options)(const std::string& optimizer, const Dict& options) = nullptr;

@@ -16,6 +16,7 @@
 
 namespace descent::optim {
 
+/// RAdam's hyper-parameters, with PyTorch's names and defaults.
 struct RAdamOptions {
   Value lr = 1e-3;  // a number or a one-element tensor
   std::array<Value, 2> betas = {0.9, 0.999};
@@ -42,6 +43,7 @@ struct RAdamOptions {
   }
 };
 
+/// RAdam (torch.optim.RAdam): Adam with the variance of the adaptive step rectified in early steps.
 class RAdam : public PointwiseOptimizer {
  public:
   std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<RAdam>(*this); }

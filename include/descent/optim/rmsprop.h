@@ -15,6 +15,7 @@
 
 namespace descent::optim {
 
+/// RMSprop's hyper-parameters, with PyTorch's names and defaults.
 struct RMSpropOptions {
   Value lr = 1e-2;  // a number or a one-element tensor
   Value momentum = 0;
@@ -43,6 +44,7 @@ struct RMSpropOptions {
   }
 };
 
+/// RMSprop (torch.optim.RMSprop), with optional centring and momentum.
 class RMSprop : public PointwiseOptimizer {
  public:
   std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<RMSprop>(*this); }

@@ -15,6 +15,7 @@
 
 namespace descent::optim {
 
+/// Rprop's hyper-parameters, with PyTorch's names and defaults.
 struct RpropOptions {
   Value lr = 1e-2;  // a number or a one-element tensor
   std::array<Value, 2> etas = {0.5, 1.2};
@@ -37,6 +38,7 @@ struct RpropOptions {
   }
 };
 
+/// Rprop (torch.optim.Rprop): per-coordinate step sizes grown or shrunk by the sign of successive gradients.
 class Rprop : public PointwiseOptimizer {
  public:
   std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<Rprop>(*this); }

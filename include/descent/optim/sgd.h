@@ -14,6 +14,7 @@
 
 namespace descent::optim {
 
+/// SGD's hyper-parameters, with PyTorch's names and defaults.
 struct SGDOptions {
   Value lr = 1e-3;  // a number or a one-element tensor
   Value momentum = 0;
@@ -38,6 +39,7 @@ struct SGDOptions {
   }
 };
 
+/// Stochastic gradient descent (torch.optim.SGD), with momentum, dampening, Nesterov and weight decay.
 class SGD : public PointwiseOptimizer {
  public:
   std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<SGD>(*this); }

@@ -16,6 +16,7 @@
 
 namespace descent::optim {
 
+/// SparseAdam's hyper-parameters, with PyTorch's names and defaults.
 struct SparseAdamOptions {
   Value lr = 1e-3;  // a number or a one-element tensor; > 0
   std::array<Value, 2> betas = {0.9, 0.999};
@@ -28,6 +29,7 @@ struct SparseAdamOptions {
   }
 };
 
+/// SparseAdam (torch.optim.SparseAdam): Adam that updates only the rows a sparse gradient touches.
 class SparseAdam : public Optimizer {
  public:
   std::unique_ptr<Optimizer> deepcopy() const override { return std::make_unique<SparseAdam>(*this); }

@@ -53,6 +53,7 @@ MultiAvgFn get_swa_multi_avg_fn();
 // non-floating tensors, truncated on copy); decay in [0, 1].
 MultiAvgFn get_ema_multi_avg_fn(double decay = 0.999);
 
+/// AveragedModel's settings: where the copy lives and the averaging function (none: SWA's equal weights; get_ema_multi_avg_fn: EMA) and whether buffers are averaged too.
 struct AveragedModelOptions {
   // Where the averaged copy lives (default: where the model's tensors are).
   std::optional<Device> device{};
@@ -64,11 +65,11 @@ struct AveragedModelOptions {
   bool use_buffers = false;
 };
 
-// A deep copy of a model whose parameters are a running average of the
-// snapshots passed to update_parameters(). The first update copies; the k-th
-// averages with n_averaged = k - 1. Its state_dict holds the copy's tensors
-// under "module." and the int64 buffer "n_averaged"; the averaging functions
-// are not part of it.
+/// A deep copy of a model whose parameters are a running average of the
+/// snapshots passed to update_parameters(). The first update copies; the k-th
+/// averages with n_averaged = k - 1. Its state_dict holds the copy's tensors
+/// under "module." and the int64 buffer "n_averaged"; the averaging functions
+/// are not part of it.
 class AveragedModel : public nn::Module {
  public:
   explicit AveragedModel(const nn::Module& model, AveragedModelOptions options = {});
@@ -84,10 +85,10 @@ class AveragedModel : public nn::Module {
   bool use_buffers;
 };
 
-// Anneals each group's lr from its current value to swa_lr over
-// anneal_epochs steps ("cos" or "linear"), then holds swa_lr. It rebuilds
-// the lr it started from each step, so it composes with schedulers that
-// changed the lr before it took over. Stores swa_lr in every group.
+/// Anneals each group's lr from its current value to swa_lr over
+/// anneal_epochs steps ("cos" or "linear"), then holds swa_lr. It rebuilds
+/// the lr it started from each step, so it composes with schedulers that
+/// changed the lr before it took over. Stores swa_lr in every group.
 class SWALR final : public lr::LRScheduler {
  public:
   SWALR(Optimizer& optimizer, const lr::PerGroup& swa_lr, int64_t anneal_epochs = 10,
@@ -106,9 +107,9 @@ class SWALR final : public lr::LRScheduler {
 
 namespace detail {
 
-// update_bn's setup and teardown: resets the running statistics of every
-// BatchNorm module, switches the model to training with cumulative averages
-// (momentum None), and restores the momenta and the mode when destroyed.
+/// update_bn's setup and teardown: resets the running statistics of every
+/// BatchNorm module, switches the model to training with cumulative averages
+/// (momentum None), and restores the momenta and the mode when destroyed.
 class BatchNormUpdate {
  public:
   explicit BatchNormUpdate(nn::Module& model);

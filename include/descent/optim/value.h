@@ -23,13 +23,13 @@ class Value;
 using Key = std::variant<int64_t, std::string>;
 std::string key_to_string(const Key& key);
 
-// An insertion-ordered dictionary (Python dict). Lookups, inserts and
-// overwrites are O(1) on average: past kIndexThreshold items a hash index of
-// positions (keyed with a per-process random key, so crafted keys cannot
-// make it degrade) sits beside the items; small dicts are searched linearly
-// and cost no more to copy than their items. erase() is O(1) for the last item
-// and O(n) otherwise, as the later items move up. Keys must not be modified
-// through iterators.
+/// An insertion-ordered dictionary (Python dict). Lookups, inserts and
+/// overwrites are O(1) on average: past kIndexThreshold items a hash index of
+/// positions (keyed with a per-process random key, so crafted keys cannot
+/// make it degrade) sits beside the items; small dicts are searched linearly
+/// and cost no more to copy than their items. erase() is O(1) for the last item
+/// and O(n) otherwise, as the later items move up. Keys must not be modified
+/// through iterators.
 class Dict {
  public:
   using Item = std::pair<Key, Value>;
@@ -78,12 +78,14 @@ class Dict {
   std::vector<uint32_t> index_;
 };
 
+/// A Python list or tuple of Values (tuples print and round-trip as tuples).
 struct List {
   std::vector<Value> items;
   // Python prints and stores tuples (betas) differently from lists.
   bool is_tuple = false;
 };
 
+/// A dynamically typed value as Python's state dicts hold them: none, bool, int, double, string, Tensor, List or Dict.
 class Value {
  public:
   using Storage = std::variant<std::monostate, bool, int64_t, double, std::string, Tensor, List, Dict>;

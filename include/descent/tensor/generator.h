@@ -9,6 +9,7 @@ namespace descent {
 
 class Tensor;
 
+/// A seeded random-number stream for the random ops; get_state/set_state round-trip it, so a run that shuffles can resume exactly.
 class Generator {
  public:
   explicit Generator(uint64_t seed = 67280421310721ULL) { manual_seed(seed); }

@@ -10,6 +10,7 @@
 
 namespace descent {
 
+/// Bytes allocated on one device type, now and at peak since the last reset.
 struct MemoryStats {
   int64_t allocated = 0;       // bytes held now
   int64_t peak_allocated = 0;  // most bytes held since the last reset

@@ -30,6 +30,7 @@ T fit_integer(int64_t i, const char* what) {
 }
 }  // namespace detail
 
+/// A number of any dtype (bool, integer, floating, complex) kept exactly as given; what tensor ops take where PyTorch takes a Python number.
 class Scalar {
  public:
   Scalar() : Scalar(int64_t{0}) {}

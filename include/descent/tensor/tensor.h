@@ -35,9 +35,9 @@ struct AutogradMeta;
 class Node;
 }  // namespace autograd
 
-// Device memory owned by one or more tensors. The version counter is shared
-// by every view of the storage; autograd uses it to detect in-place
-// modification of saved tensors.
+/// Device memory owned by one or more tensors. The version counter is shared
+/// by every view of the storage; autograd uses it to detect in-place
+/// modification of saved tensors.
 struct Storage {
   void* data = nullptr;
   std::size_t nbytes = 0;
@@ -57,14 +57,15 @@ enum class Layout : int8_t { Strided, SparseCoo };
 
 struct TensorImpl;
 
-// Optional factory arguments, as PyTorch's keyword arguments:
-// zeros({2, 3}, {.dtype = kFloat64, .requires_grad = true}).
+/// Optional factory arguments, as PyTorch's keyword arguments:
+/// zeros({2, 3}, {.dtype = kFloat64, .requires_grad = true}).
 struct TensorOptions {
   std::optional<Dtype> dtype{};
   std::optional<Device> device{};  // unset: CPU, or the source tensor's device for *_like
   bool requires_grad = false;
 };
 
+/// A strided view of shared Storage with a dtype, a device and autograd metadata; copying a Tensor shares it (as in Python), clone() copies the data.
 class Tensor {
  public:
   Tensor() = default;
@@ -297,6 +298,7 @@ class Tensor {
   std::shared_ptr<TensorImpl> impl_;
 };
 
+/// The state behind a Tensor handle (storage, offset, sizes, strides, version, autograd); handles that share it are the same tensor.
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
   int64_t offset = 0;  // elements
@@ -327,10 +329,11 @@ int64_t numel_of(const Shape& shape);
 // Row-major strides of a shape (dims of size 0 count as 1, as PyTorch).
 Shape contiguous_strides(const Shape& shape);
 
-// Hashes by identity, for maps keyed by parameter (optimizer state).
+/// Hashes by identity, for maps keyed by parameter (optimizer state).
 struct TensorIdentityHash {
   std::size_t operator()(const Tensor& t) const { return std::hash<const void*>()(t.unsafe_get_impl()); }
 };
+/// Compares tensors by identity, the partner of TensorIdentityHash.
 struct TensorIdentityEqual {
   bool operator()(const Tensor& a, const Tensor& b) const { return a.is_same(b); }
 };

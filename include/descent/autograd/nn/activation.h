@@ -6,6 +6,7 @@
 
 namespace descent::nn {
 
+/// max(x, 0) elementwise.
 class ReLU : public Cloneable<ReLU> {
  public:
   void reset() override {}
@@ -13,6 +14,7 @@ class ReLU : public Cloneable<ReLU> {
   std::string name() const override { return "ReLU"; }
 };
 
+/// 1 / (1 + exp(-x)) elementwise.
 class Sigmoid : public Cloneable<Sigmoid> {
  public:
   void reset() override {}
@@ -20,6 +22,7 @@ class Sigmoid : public Cloneable<Sigmoid> {
   std::string name() const override { return "Sigmoid"; }
 };
 
+/// tanh(x) elementwise.
 class Tanh : public Cloneable<Tanh> {
  public:
   void reset() override {}
@@ -27,7 +30,7 @@ class Tanh : public Cloneable<Tanh> {
   std::string name() const override { return "Tanh"; }
 };
 
-// approximate: "none" (exact, with erf) or "tanh"; anything else is a ValueError.
+/// approximate: "none" (exact, with erf) or "tanh"; anything else is a ValueError.
 class GELU : public Cloneable<GELU> {
  public:
   explicit GELU(std::string approximate = "none");

@@ -12,6 +12,7 @@
 
 namespace descent::nn {
 
+/// BatchNorm1d's settings: eps, momentum (none: cumulative average), affine and bias.
 struct BatchNormOptions {
   double eps = 1e-5;
   std::optional<double> momentum = 0.1;
@@ -22,6 +23,7 @@ struct BatchNormOptions {
   std::optional<Device> device{};
 };
 
+/// Batch normalisation over the batch dimension of (N, C) or (N, C, L) input, with running statistics for eval mode.
 class BatchNorm1d : public Cloneable<BatchNorm1d> {
  public:
   explicit BatchNorm1d(int64_t num_features, BatchNormOptions options = {});

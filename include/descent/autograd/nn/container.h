@@ -12,6 +12,7 @@
 
 namespace descent::nn {
 
+/// Modules applied in order, the output of each feeding the next.
 class Sequential : public Module {
  public:
   Sequential() = default;

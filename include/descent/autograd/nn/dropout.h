@@ -7,6 +7,7 @@
 
 namespace descent::nn {
 
+/// Zeroes each element with probability p in training mode and scales the rest by 1/(1-p); the identity in eval mode.
 class Dropout : public Cloneable<Dropout> {
  public:
   // p must lie in [0, 1]. generator: not owned, must outlive the module.

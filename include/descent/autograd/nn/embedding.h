@@ -6,6 +6,7 @@
 
 namespace descent::nn {
 
+/// Embedding's settings: padding_idx, sparse gradients, dtype and device.
 struct EmbeddingOptions {
   // This row is initialised to zeros and never receives a gradient (negative counts from the end).
   std::optional<int64_t> padding_idx{};
@@ -16,6 +17,7 @@ struct EmbeddingOptions {
   Generator* generator = nullptr;
 };
 
+/// A lookup table from integer indices to learnable rows; its gradient can be sparse.
 class Embedding : public Cloneable<Embedding> {
  public:
   // weight [num_embeddings, embedding_dim] ~ N(0, 1).

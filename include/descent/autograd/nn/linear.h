@@ -6,6 +6,7 @@
 
 namespace descent::nn {
 
+/// Linear's settings: bias, dtype, device and the Generator of the initial values.
 struct LinearOptions {
   bool bias = true;
   std::optional<Dtype> dtype{};  // default: the default dtype
@@ -13,6 +14,7 @@ struct LinearOptions {
   Generator* generator = nullptr;  // for the initial values; default generator when null
 };
 
+/// y = x Wᵀ + b, with W and b initialised as PyTorch does.
 class Linear : public Cloneable<Linear> {
  public:
   // weight [out_features, in_features] ~ kaiming_uniform(a = sqrt(5)), i.e.

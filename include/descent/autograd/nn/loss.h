@@ -7,6 +7,7 @@
 
 namespace descent::nn {
 
+/// Mean squared error between input and target (reduction mean, sum or none).
 class MSELoss : public Cloneable<MSELoss> {
  public:
   // reduction: "mean" (default), "sum" or "none".
@@ -19,6 +20,7 @@ class MSELoss : public Cloneable<MSELoss> {
   std::string reduction;
 };
 
+/// CrossEntropyLoss's settings: class weights, ignore_index, reduction and label_smoothing.
 struct CrossEntropyLossOptions {
   Tensor weight{};  // per-class weights [C]; undefined: all 1
   int64_t ignore_index = -100;
@@ -26,6 +28,7 @@ struct CrossEntropyLossOptions {
   double label_smoothing = 0.0;
 };
 
+/// Cross-entropy of logits against class indices or probabilities, with optional label smoothing, weights and ignore_index.
 class CrossEntropyLoss : public Cloneable<CrossEntropyLoss> {
  public:
   explicit CrossEntropyLoss(CrossEntropyLossOptions options = {});

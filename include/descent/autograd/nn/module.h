@@ -19,12 +19,13 @@ namespace descent::nn {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
-// What load_state_dict(strict = false) could not match.
+/// What load_state_dict(strict = false) could not match.
 struct IncompatibleKeys {
   std::vector<std::string> missing_keys;
   std::vector<std::string> unexpected_keys;
 };
 
+/// Base of neural-network modules: named parameters, buffers and children, train/eval mode, state_dict.
 class Module {
  public:
   virtual ~Module() = default;
@@ -109,8 +110,8 @@ class Module {
   bool training_ = true;
 };
 
-// Base of modules that can be deep-copied: reset() (re)creates and registers
-// the parameters, buffers and submodules; clone() copies the values over.
+/// Base of modules that can be deep-copied: reset() (re)creates and registers
+/// the parameters, buffers and submodules; clone() copies the values over.
 template <typename Derived>
 class Cloneable : public Module {
  public:

@@ -10,6 +10,7 @@
 
 namespace descent::nn {
 
+/// LayerNorm's settings: eps, elementwise_affine and bias.
 struct LayerNormOptions {
   double eps = 1e-5;
   bool elementwise_affine = true;
@@ -18,6 +19,7 @@ struct LayerNormOptions {
   std::optional<Device> device{};
 };
 
+/// Layer normalisation over the trailing normalized_shape dimensions, with optional elementwise affine.
 class LayerNorm : public Cloneable<LayerNorm> {
  public:
   explicit LayerNorm(Shape normalized_shape, LayerNormOptions options = {});

@@ -8,9 +8,9 @@
 
 namespace descent::optim::lr {
 
-// lr = eta_min + (B - eta_min) * (1 + cos(pi * e / T_max)) / 2, computed
-// recursively from the current lr (so it composes with other schedulers);
-// past T_max it rises again with period 2 * T_max (no restart).
+/// lr = eta_min + (B - eta_min) * (1 + cos(pi * e / T_max)) / 2, computed
+/// recursively from the current lr (so it composes with other schedulers);
+/// past T_max it rises again with period 2 * T_max (no restart).
 class CosineAnnealingLR final : public LRScheduler {
  public:
   CosineAnnealingLR(Optimizer& optimizer, int64_t T_max, double eta_min = 0.0, int64_t last_epoch = -1);
@@ -24,11 +24,11 @@ class CosineAnnealingLR final : public LRScheduler {
   std::optional<std::vector<Value>> closed_form_lr() override;
 };
 
-// lr = eta_min + (B - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2, where T_cur
-// counts epochs since the last restart and the period T_i starts at T_0 and
-// is multiplied by T_mult at every restart. Not chainable (it overwrites the
-// lr from base_lrs). step(epoch) takes fractional epochs, e.g. per batch
-// step(epoch + i / iters), and is not deprecated here.
+/// lr = eta_min + (B - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2, where T_cur
+/// counts epochs since the last restart and the period T_i starts at T_0 and
+/// is multiplied by T_mult at every restart. Not chainable (it overwrites the
+/// lr from base_lrs). step(epoch) takes fractional epochs, e.g. per batch
+/// step(epoch + i / iters), and is not deprecated here.
 class CosineAnnealingWarmRestarts final : public LRScheduler {
  public:
   // T_0 must be positive, T_mult at least 1.

@@ -18,6 +18,7 @@ namespace descent::optim::lr {
 // or the batch index (scale_mode "iterations"). State handling as LrLambda.
 using ScaleFn = SchedulerFunction<double(double)>;
 
+/// CyclicLR's settings, with PyTorch's names and defaults.
 struct CyclicLROptions {
   // Batches in the increasing half of a cycle.
   double step_size_up = 2000;
@@ -35,10 +36,10 @@ struct CyclicLROptions {
   int64_t last_epoch = -1;
 };
 
-// lr = base + (max - base) * s * scale_fn(arg), s the triangular wave in
-// [0, 1]; momentum = max_m - (max_m - base_m) * s * scale_fn(arg).
-// A fresh scheduler (last_epoch -1) sets each group's lr to base_lr, its
-// momentum to max_momentum, and stores max_momentum/base_momentum in the group.
+/// lr = base + (max - base) * s * scale_fn(arg), s the triangular wave in
+/// [0, 1]; momentum = max_m - (max_m - base_m) * s * scale_fn(arg).
+/// A fresh scheduler (last_epoch -1) sets each group's lr to base_lr, its
+/// momentum to max_momentum, and stores max_momentum/base_momentum in the group.
 class CyclicLR final : public LRScheduler {
  public:
   CyclicLR(Optimizer& optimizer, const PerGroup& base_lr, const PerGroup& max_lr,
@@ -70,6 +71,7 @@ class CyclicLR final : public LRScheduler {
   ScaleFn scale_fn_custom_;
 };
 
+/// OneCycleLR's settings, with PyTorch's names and defaults.
 struct OneCycleLROptions {
   // Either total_steps, or epochs and steps_per_epoch (total = their product).
   std::optional<int64_t> total_steps{};
@@ -91,10 +93,10 @@ struct OneCycleLROptions {
   int64_t last_epoch = -1;
 };
 
-// lr rises from initial_lr to max_lr over pct_start of the steps, then
-// anneals to min_lr; momentum moves inversely between max_momentum and
-// base_momentum. A fresh scheduler stores initial_lr, max_lr, min_lr (and
-// the momentum bounds) in every group. Stepping past total_steps is a ValueError.
+/// lr rises from initial_lr to max_lr over pct_start of the steps, then
+/// anneals to min_lr; momentum moves inversely between max_momentum and
+/// base_momentum. A fresh scheduler stores initial_lr, max_lr, min_lr (and
+/// the momentum bounds) in every group. Stepping past total_steps is a ValueError.
 class OneCycleLR final : public LRScheduler {
  public:
   OneCycleLR(Optimizer& optimizer, const PerGroup& max_lr, OneCycleLROptions options);
@@ -104,8 +106,8 @@ class OneCycleLR final : public LRScheduler {
   // "_anneal_func_type": the strategy this scheduler was built with is kept.
   void load_state_dict(const Dict& state) override;
 
-  // One phase of the cycle: lr and momentum move between the named group
-  // entries while the step goes up to end_step.
+  /// One phase of the cycle: lr and momentum move between the named group
+  /// entries while the step goes up to end_step.
   struct Phase {
     double end_step;
     std::string start_lr;

@@ -20,10 +20,11 @@ namespace descent::optim::lr {
 template <typename Signature>
 class SchedulerFunction;
 
+/// A scheduler callable (lambda of LambdaLR and friends) with state that survives state_dict/load_state_dict.
 template <typename R, typename... Args>
 class SchedulerFunction<R(Args...)> {
  public:
-  // A callable with state that survives state_dict/load_state_dict.
+  /// A callable with state that survives state_dict/load_state_dict.
   class Object {
    public:
     virtual ~Object() = default;

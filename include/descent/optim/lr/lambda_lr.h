@@ -13,8 +13,8 @@ namespace descent::optim::lr {
 // from LrLambda::Object to have its state saved and restored (see function.h).
 using LrLambda = SchedulerFunction<double(int64_t)>;
 
-// lr = B * f(e), one function for every group or one per group. Not
-// chainable: it overwrites the lr from base_lrs.
+/// lr = B * f(e), one function for every group or one per group. Not
+/// chainable: it overwrites the lr from base_lrs.
 class LambdaLR final : public LRScheduler {
  public:
   LambdaLR(Optimizer& optimizer, const LrLambda& lr_lambda, int64_t last_epoch = -1);
@@ -31,7 +31,7 @@ class LambdaLR final : public LRScheduler {
   std::vector<Value> compute_lr() override;
 };
 
-// lr = lr * f(e) at every step after construction (chainable).
+/// lr = lr * f(e) at every step after construction (chainable).
 class MultiplicativeLR final : public LRScheduler {
  public:
   MultiplicativeLR(Optimizer& optimizer, const LrLambda& lr_lambda, int64_t last_epoch = -1);

@@ -30,11 +30,12 @@
 
 namespace descent::optim::lr {
 
-// The warning emitted by step(epoch) (PyTorch's EPOCH_DEPRECATION_WARNING, verbatim).
+// The warning emitted by step(epoch); PyTorch's constant of the same name, in this library's words.
 extern const char* const EPOCH_DEPRECATION_WARNING;
 
 class SequentialLR;
 
+/// The base of the learning-rate schedulers: it rewrites its optimizer's group lrs on each step(); state_dict/load_state_dict resume it.
 class LRScheduler {
  public:
   virtual ~LRScheduler() = default;

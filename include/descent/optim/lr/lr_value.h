@@ -20,6 +20,7 @@ struct ParamGroup;
 
 namespace descent::optim::lr {
 
+/// A learning rate that is a number or a one-element tensor (a tensor lr is updated in place, keeping its identity).
 class LrValue {
  public:
   LrValue(double value) : number_(value) {}
@@ -53,8 +54,8 @@ double divide(double a, double b, const char* what);
 int64_t floor_div(int64_t a, int64_t b, const char* what);
 int64_t floor_mod(int64_t a, int64_t b, const char* what);
 
-// A hyper-parameter given once for all param groups or once per group
-// (PyTorch's "float or list" arguments such as CyclicLR's base_lr).
+/// A hyper-parameter given once for all param groups or once per group
+/// (PyTorch's "float or list" arguments such as CyclicLR's base_lr).
 struct PerGroup {
   PerGroup(double value) : values{Value(value)} {}
   PerGroup(int value) : values{Value(static_cast<double>(value))} {}

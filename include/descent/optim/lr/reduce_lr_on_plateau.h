@@ -10,6 +10,7 @@
 
 namespace descent::optim::lr {
 
+/// ReduceLROnPlateau's settings, with PyTorch's names and defaults.
 struct ReduceLROnPlateauOptions {
   // "min": reduce when the metric stops decreasing; "max": stops increasing.
   std::string mode = "min";
@@ -28,6 +29,7 @@ struct ReduceLROnPlateauOptions {
   double eps = 1e-8;
 };
 
+/// Lowers the lr by a factor when a metric passed to step(metric) stops improving for patience epochs.
 class ReduceLROnPlateau final : public LRScheduler {
  public:
   explicit ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOptions options = {});

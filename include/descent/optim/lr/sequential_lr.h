@@ -14,9 +14,9 @@ namespace descent::optim::lr {
 
 using SchedulerList = std::vector<std::shared_ptr<LRScheduler>>;
 
-// Steps every child in order on each step(); recursive children compose
-// multiplicatively. The children must share one optimizer and none may be a
-// ReduceLROnPlateau (it needs a metric).
+/// Steps every child in order on each step(); recursive children compose
+/// multiplicatively. The children must share one optimizer and none may be a
+/// ReduceLROnPlateau (it needs a metric).
 class ChainedScheduler final : public LRScheduler {
  public:
   // optimizer: the optimizer every child must use (default: the first child's).
@@ -39,11 +39,11 @@ class ChainedScheduler final : public LRScheduler {
   SchedulerList schedulers_;
 };
 
-// Runs schedulers[i] between milestones[i-1] and milestones[i]; at a
-// milestone the next child restarts from epoch 0 (its closed form when it
-// has one). Construction resets every group's lr to initial_lr, undoes the
-// children's construction steps and redoes the first child's, so the lr
-// right after construction is what the first child alone would give.
+/// Runs schedulers[i] between milestones[i-1] and milestones[i]; at a
+/// milestone the next child restarts from epoch 0 (its closed form when it
+/// has one). Construction resets every group's lr to initial_lr, undoes the
+/// children's construction steps and redoes the first child's, so the lr
+/// right after construction is what the first child alone would give.
 class SequentialLR final : public LRScheduler {
  public:
   // milestones: sorted, one fewer than schedulers.

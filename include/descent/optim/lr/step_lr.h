@@ -12,7 +12,7 @@
 
 namespace descent::optim::lr {
 
-// Decays by gamma every step_size epochs: lr = B * gamma^floor(e / step_size).
+/// Decays by gamma every step_size epochs: lr = B * gamma^floor(e / step_size).
 class StepLR final : public LRScheduler {
  public:
   StepLR(Optimizer& optimizer, int64_t step_size, double gamma = 0.1, int64_t last_epoch = -1);
@@ -26,8 +26,8 @@ class StepLR final : public LRScheduler {
   std::optional<std::vector<Value>> closed_form_lr() override;
 };
 
-// Decays by gamma at each milestone: lr = B * gamma^(number of milestones <= e).
-// A milestone listed n times decays by gamma^n (PyTorch keeps a Counter).
+/// Decays by gamma at each milestone: lr = B * gamma^(number of milestones <= e).
+/// A milestone listed n times decays by gamma^n (PyTorch keeps a Counter).
 class MultiStepLR final : public LRScheduler {
  public:
   MultiStepLR(Optimizer& optimizer, const std::vector<int64_t>& milestones, double gamma = 0.1,
@@ -45,7 +45,7 @@ class MultiStepLR final : public LRScheduler {
   std::optional<std::vector<Value>> closed_form_lr() override;
 };
 
-// Multiplies by factor until total_iters: lr = B * (factor if e < total_iters else 1).
+/// Multiplies by factor until total_iters: lr = B * (factor if e < total_iters else 1).
 class ConstantLR final : public LRScheduler {
  public:
   // factor must be in [0, 1].
@@ -60,8 +60,8 @@ class ConstantLR final : public LRScheduler {
   std::optional<std::vector<Value>> closed_form_lr() override;
 };
 
-// Moves the factor linearly from start_factor to end_factor over total_iters:
-// lr = B * (start + (end - start) * min(e, total_iters) / total_iters).
+/// Moves the factor linearly from start_factor to end_factor over total_iters:
+/// lr = B * (start + (end - start) * min(e, total_iters) / total_iters).
 class LinearLR final : public LRScheduler {
  public:
   // start_factor in (0, 1], end_factor in [0, 1].
@@ -78,7 +78,7 @@ class LinearLR final : public LRScheduler {
   std::optional<std::vector<Value>> closed_form_lr() override;
 };
 
-// lr = B * gamma^e.
+/// lr = B * gamma^e.
 class ExponentialLR final : public LRScheduler {
  public:
   ExponentialLR(Optimizer& optimizer, double gamma, int64_t last_epoch = -1);
@@ -91,7 +91,7 @@ class ExponentialLR final : public LRScheduler {
   std::optional<std::vector<Value>> closed_form_lr() override;
 };
 
-// lr = B * (1 - min(e, total_iters) / total_iters)^power; exactly 0 from total_iters on.
+/// lr = B * (1 - min(e, total_iters) / total_iters)^power; exactly 0 from total_iters on.
 class PolynomialLR final : public LRScheduler {
  public:
   PolynomialLR(Optimizer& optimizer, int64_t total_iters = 5, double power = 1.0, int64_t last_epoch = -1);
