@@ -53,7 +53,10 @@ struct NAdamDefinition : PointwiseDefinition {
   }
   static std::array<double, Math::kTensorScalars> tensor_scalars(const Hyper& h, double, Tensor* const* host,
                                                                  const std::array<double, 4>& at_step) {
-    const auto [mu, mu_next, bias_correction2, bias_correction2_sqrt] = at_step;
+    // Named copies, not a structured binding: clang 14 (the fuzz build)
+    // cannot capture bindings in the lambdas below.
+    const double mu = at_step[0], mu_next = at_step[1], bias_correction2 = at_step[2],
+                 bias_correction2_sqrt = at_step[3];
     const double product = mul_host_state(*host[0], mu);
     const double product_next = product * mu_next;
     return {bias_correction2, bias_correction2_sqrt,
