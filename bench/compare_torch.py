@@ -210,6 +210,16 @@ def train_main(args):
                   f"{m[0] + m[1]:8.3f} {ratio}", flush=True)
 
 
+def print_ratios(ours, opt_name, impl, wname, threads, t):
+    """One row: PyTorch's time (None: not available) and its ratio to each descent implementation."""
+    ratios = []
+    for our_impl in ("forloop", "default", "foreach", "fused"):
+        mine = ours.get((opt_name, our_impl, wname, threads))
+        ratios.append(f"{t / mine[0]:10.2f}x" if t and mine else f"{'-':>11}")
+    shown = f"{t * 1e3:10.3f}" if t else f"{'n/a':>10}"
+    print(f"{opt_name:14} {impl:10} {wname:14} {threads:3d} {shown} {' '.join(ratios)}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=9)
@@ -234,12 +244,7 @@ def main():
                     if args.filter and args.filter not in label:
                         continue
                     t = time_torch(opt_name, impl, shapes, args.repeats)
-                    ratios = []
-                    for our_impl in ("forloop", "default", "foreach", "fused"):
-                        mine = ours.get((opt_name, our_impl, wname, threads))
-                        ratios.append(f"{t / mine[0]:10.2f}x" if t and mine else f"{'-':>11}")
-                    shown = f"{t * 1e3:10.3f}" if t else f"{'n/a':>10}"
-                    print(f"{opt_name:14} {impl:10} {wname:14} {threads:3d} {shown} {' '.join(ratios)}", flush=True)
+                    print_ratios(ours, opt_name, impl, wname, threads, t)
     for threads in sorted({k[3] for k in ours}):
         torch.set_num_threads(threads)
         for opt_name, (make, wnames, impls) in MATRIX_OPTIMIZERS.items():
@@ -248,12 +253,7 @@ def main():
                     if args.filter and args.filter not in f"{opt_name}/{impl}/{wname}":
                         continue
                     t = time_torch(opt_name, impl, workloads()[wname], args.repeats, make)
-                    ratios = []
-                    for our_impl in ("forloop", "default", "foreach", "fused"):
-                        mine = ours.get((opt_name, our_impl, wname, threads))
-                        ratios.append(f"{t / mine[0]:10.2f}x" if t and mine else f"{'-':>11}")
-                    shown = f"{t * 1e3:10.3f}" if t else f"{'n/a':>10}"
-                    print(f"{opt_name:14} {impl:10} {wname:14} {threads:3d} {shown} {' '.join(ratios)}", flush=True)
+                    print_ratios(ours, opt_name, impl, wname, threads, t)
         if not args.filter or args.filter in f"Muon/default/{MUON_WORKLOAD}":
             mine = ours.get(("Muon", "default", MUON_WORKLOAD, threads))
             t = time_torch_muon(args.repeats) if hasattr(torch.optim, "Muon") else None
