@@ -9,6 +9,7 @@
 #include <random>
 
 #include "descent/devices/half.h"
+#include "descent/devices/parallel.h"
 #include "descent/optim/registry.h"
 #include "devices/cpu/cpu_isa.h"
 #include "devices/optim_math/kernels.h"
@@ -205,4 +206,34 @@ TEST_CASE("the fused rows kernel gives the baseline's bits under each instructio
         check_same_bits(run(), reference);
       }
     }
+}
+
+// matmul's variants sum in their own order (FMA, wider registers), so they
+// are compared with a float64 product, not bit for bit; each gives the same
+// bits for any thread count. Shapes over the 256 output tile, operands in
+// both storage orders, a batch with a broadcast operand.
+TEST_CASE("matmul under each instruction set matches a float64 product and ignores the thread count") {
+  IsaGuard guard;
+  const int original = get_num_threads();
+  Generator gen(5);
+  const Tensor a = randn({2, 300, 70}, {.dtype = kFloat64}, &gen), b = randn({70, 290}, {.dtype = kFloat64}, &gen);
+  const Tensor bt = randn({290, 70}, {.dtype = kFloat64}, &gen);
+  const Tensor expected = a.matmul(b), expected_t = a.matmul(bt.t());
+  const auto as_float64 = [](const Tensor& t) { return t.is_complex() ? t.real().to(kFloat64) : t.to(kFloat64); };
+  for (CpuIsa isa : cpu_fused::available_isas())
+    for (Dtype dtype : {kFloat32, kFloat64, kComplex64, kComplex128, kFloat16, kBFloat16}) {
+      INFO(cpu_fused::to_string(isa), " ", to_string(dtype));
+      cpu_fused::set_active_isa(isa);
+      const bool reduced = dtype == kFloat16 || dtype == kBFloat16, single = dtype == kFloat32 || dtype == kComplex64;
+      const double tol = reduced ? 5e-2 : single ? 1e-5 : 1e-12;
+      const Tensor x = a.to(dtype), y = b.to(dtype), yt = bt.to(dtype);
+      set_num_threads(1);
+      const Tensor one = x.matmul(y), one_t = x.matmul(yt.t());
+      CHECK(allclose(as_float64(one), expected, tol, tol * 10));
+      CHECK(allclose(as_float64(one_t), expected_t, tol, tol * 10));
+      set_num_threads(2);
+      CHECK(equal(x.matmul(y), one));
+      CHECK(equal(x.matmul(yt.t()), one_t));
+    }
+  set_num_threads(original);
 }

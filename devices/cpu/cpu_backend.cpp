@@ -1,10 +1,5 @@
 #include "devices/cpu/cpu_backend.h"
 
-// Eigen 3.4's AVX-512 code trips GCC 12 warnings inside Eigen; they fire
-// where its templates are instantiated, so they stay off for this file.
-#pragma GCC diagnostic ignored "-Wunused-variable"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <Eigen/Core>
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +8,7 @@
 
 #include "descent/devices/parallel.h"
 #include "descent/error.h"
+#include "devices/cpu/cpu_isa.h"
 #include "devices/elementwise_math.h"
 
 namespace descent {
@@ -22,52 +18,6 @@ namespace {
 constexpr std::size_t kAlignment = 64;
 // Bytes per task when copying: memcpy is bandwidth-bound, so only huge copies split.
 constexpr int64_t kCopyGrainBytes = int64_t{1} << 20;
-
-template <class T>
-using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T>
-using ColMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
-
-// Products are split into tiles of at most this many rows and columns of the
-// output, each one Eigen product: the tiling depends only on the shapes, so
-// the result is the same for any number of threads, and a batch-64 product
-// still gives the pool several tiles.
-constexpr int64_t kMatmulRowTile = 256;
-constexpr int64_t kMatmulColTile = 256;
-
-// An operand's (rows x cols) block at (r0, c0), read in place in its own storage order.
-template <class T, class Fn>
-void with_block(const MatmulOperand& op, const T* base, int64_t r0, int64_t c0, int64_t rows, int64_t cols, Fn&& fn) {
-  const T* p = base + r0 * op.row_stride + c0 * op.col_stride;
-  if (op.col_stride == 1) {
-    fn(Eigen::Map<const RowMajor<T>, 0, Eigen::OuterStride<>>(p, rows, cols, Eigen::OuterStride<>(op.row_stride)));
-  } else {
-    fn(Eigen::Map<const ColMajor<T>, 0, Eigen::OuterStride<>>(p, rows, cols, Eigen::OuterStride<>(op.col_stride)));
-  }
-}
-
-template <class T>
-void matmul_eigen(const MatmulOperand& a, const MatmulOperand& c, T* out, int64_t batch, int64_t m, int64_t k,
-                  int64_t n) {
-  const int64_t row_tiles = (m + kMatmulRowTile - 1) / kMatmulRowTile;
-  const int64_t col_tiles = (n + kMatmulColTile - 1) / kMatmulColTile;
-  const int64_t tiles = row_tiles * col_tiles;
-  const int64_t cost = std::max<int64_t>(1, std::min(m, kMatmulRowTile) * k * std::min(n, kMatmulColTile));
-  parallel_for(0, batch * tiles, std::max<int64_t>(1, kGrainSize / cost), [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) {
-      const int64_t b = t / tiles, r0 = (t % tiles) / col_tiles * kMatmulRowTile,
-                    c0 = (t % col_tiles) * kMatmulColTile;
-      const int64_t rows = std::min(kMatmulRowTile, m - r0), cols = std::min(kMatmulColTile, n - c0);
-      const T* pa = static_cast<const T*>(a.data) + b * a.batch_stride;
-      const T* pc = static_cast<const T*>(c.data) + b * c.batch_stride;
-      Eigen::Map<RowMajor<T>, 0, Eigen::OuterStride<>> O(out + b * m * n + r0 * n + c0, rows, cols,
-                                                          Eigen::OuterStride<>(n));
-      with_block(a, pa, r0, 0, rows, k, [&](const auto& A) {
-        with_block(c, pc, 0, c0, k, cols, [&](const auto& C) { O.noalias() = A * C; });
-      });
-    }
-  });
-}
 
 // int64 has no BLAS: a loop in i-p-j order over each output row.
 void matmul_int64(const MatmulOperand& a, const MatmulOperand& c, int64_t* out, int64_t batch, int64_t m, int64_t k,
@@ -87,26 +37,6 @@ void matmul_int64(const MatmulOperand& a, const MatmulOperand& c, int64_t* out, 
                    }
                  }
                });
-}
-
-// float16/bfloat16: multiply in float (PyTorch accumulates in float too), round once.
-template <class T>
-void matmul_reduced(const MatmulOperand& a, const MatmulOperand& c, T* out, int64_t batch, int64_t m, int64_t k,
-                    int64_t n) {
-  const auto widen = [batch](const MatmulOperand& op, int64_t rows, int64_t cols, std::vector<float>& buf) {
-    const int64_t count = op.batch_stride == 0 ? 1 : batch;
-    buf.resize(static_cast<std::size_t>(count * rows * cols));
-    const T* p = static_cast<const T*>(op.data);
-    for (int64_t b = 0; b < count; ++b)
-      for (int64_t i = 0; i < rows; ++i)
-        for (int64_t j = 0; j < cols; ++j)
-          buf[(b * rows + i) * cols + j] = static_cast<float>(p[b * op.batch_stride + i * op.row_stride + j * op.col_stride]);
-    return MatmulOperand{buf.data(), count == 1 ? 0 : rows * cols, cols, 1};
-  };
-  std::vector<float> af, cf, of(static_cast<std::size_t>(batch * m * n));
-  const MatmulOperand wa = widen(a, m, k, af), wc = widen(c, k, n, cf);
-  matmul_eigen(wa, wc, of.data(), batch, m, k, n);
-  for (int64_t i = 0; i < batch * m * n; ++i) out[i] = T(of[i]);
 }
 
 void check_operand(const char* name, const MatmulOperand& op) {
@@ -180,10 +110,8 @@ void CpuBackend::matmul(Dtype dtype, const MatmulOperand& a, const MatmulOperand
       raise<NotImplementedError>("matmul: not implemented for ", to_string(dtype));
     } else if constexpr (std::is_same_v<T, int64_t>) {
       matmul_int64(a, c, po, batch, m, k, n);
-    } else if constexpr (math::is_reduced_float_v<T>) {
-      matmul_reduced(a, c, po, batch, m, k, n);
     } else {
-      matmul_eigen(a, c, po, batch, m, k, n);
+      cpu_fused::active_kernels().matmul(dtype, a, c, po, batch, m, k, n);
     }
   });
 }

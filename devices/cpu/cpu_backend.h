@@ -1,5 +1,5 @@
 #pragma once
-// The CPU backend: Eigen for matmul, plain loops the compiler vectorises for
+// The CPU backend: Eigen for matmul (devices/cpu/matmul_kernel.cpp), plain loops the compiler vectorises for
 // everything else, split over descent's thread pool above kGrainSize elements.
 #include "descent/devices/backend.h"
 

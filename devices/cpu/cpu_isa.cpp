@@ -1,4 +1,4 @@
-// Run-time choice of the fused kernels' instruction set. Only the sets meson
+// Run-time choice of the vectorised kernels' instruction set. Only the sets meson
 // built (DESCENT_CPU_ISA_<NAME> defined) are referenced, so a build without
 // a variant (non-x86, -Dnative_arch=true) links without it.
 #include "devices/cpu/cpu_isa.h"
@@ -68,17 +68,17 @@ CpuIsa chosen_at_start() {
 std::atomic<int> active{-1};
 
 const IsaKernels& kernels_of(CpuIsa isa) {
-  static constexpr IsaKernels base{baseline::fused_pointwise, baseline::fused_pointwise_rows};
+  static constexpr IsaKernels base{baseline::fused_pointwise, baseline::fused_pointwise_rows, baseline::matmul};
   switch (isa) {
 #ifdef DESCENT_CPU_ISA_AVX2
     case CpuIsa::avx2: {
-      static constexpr IsaKernels k{avx2::fused_pointwise, avx2::fused_pointwise_rows};
+      static constexpr IsaKernels k{avx2::fused_pointwise, avx2::fused_pointwise_rows, avx2::matmul};
       return k;
     }
 #endif
 #ifdef DESCENT_CPU_ISA_AVX512
     case CpuIsa::avx512: {
-      static constexpr IsaKernels k{avx512::fused_pointwise, avx512::fused_pointwise_rows};
+      static constexpr IsaKernels k{avx512::fused_pointwise, avx512::fused_pointwise_rows, avx512::matmul};
       return k;
     }
 #endif

@@ -1,9 +1,12 @@
 #pragma once
-// The instruction sets the CPU fused optimizer kernels are compiled for
-// (devices/cpu/fused_pointwise_loop.cpp, once per set, each in its own
-// namespace) and the one they run: the best this CPU supports, chosen at the
-// first fused step, or the one DESCENT_CPU_ISA names. The results are the
-// same bits under every set; only the speed differs.
+// The instruction sets the CPU's vectorised kernels are compiled for — the
+// fused optimizer loop (devices/cpu/fused_pointwise_loop.cpp) and the
+// floating-point matmul (devices/cpu/matmul_kernel.cpp), once per set, each
+// in its own namespace — and the one they run: the best this CPU supports,
+// chosen at the first call, or the one DESCENT_CPU_ISA names. The fused
+// kernels give the same bits under every set; matmul's summation order
+// follows the vector width (within one set it is the same for any number of
+// threads).
 #include <vector>
 
 #include "descent/devices/backend.h"
@@ -27,6 +30,9 @@ void set_active_isa(CpuIsa isa);
 struct IsaKernels {
   void (*pointwise)(Dtype, const std::vector<FusedTensor>&, const FusedPointwiseArgs&);
   void (*rows)(Dtype, const std::vector<FusedRows>&, const FusedPointwiseArgs&);
+  // Float16, BFloat16, Float32, Float64, Complex64 and Complex128 (matmul_kernel.cpp).
+  void (*matmul)(Dtype, const MatmulOperand&, const MatmulOperand&, void*, int64_t batch, int64_t m, int64_t k,
+                 int64_t n);
 };
 const IsaKernels& active_kernels();
 
@@ -34,6 +40,8 @@ const IsaKernels& active_kernels();
   namespace ns {                                                                                   \
   void fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& tensors, const FusedPointwiseArgs& args); \
   void fused_pointwise_rows(Dtype dtype, const std::vector<FusedRows>& tensors, const FusedPointwiseArgs& args); \
+  void matmul(Dtype dtype, const MatmulOperand& a, const MatmulOperand& c, void* out, int64_t batch, int64_t m,  \
+              int64_t k, int64_t n);                                                                        \
   }
 DESCENT_DECLARE_ISA_KERNELS(baseline)
 DESCENT_DECLARE_ISA_KERNELS(avx2)
