@@ -88,8 +88,8 @@ class StateCache {
 
 // Checks every param's resolved state against `shapes` (one per key, Scalar
 // or LikeParam: the pointwise step's entries): a one-element tensor, or a
-// dense tensor of the param's dtype, shape and device. Raises RuntimeError naming the optimizer, param and key; run
-// before a step changes anything.
+// dense tensor of the param's dtype, shape and device. Raises RuntimeError
+// naming the optimizer, param and key; run before a step changes anything.
 void check_state(const std::string& optimizer, const std::vector<ParamRef>& params,
                  const std::vector<StateCache::Tensors>& state, const std::vector<std::string>& keys,
                  const std::vector<StateShape>& shapes);
