@@ -1,10 +1,10 @@
 #pragma once
 // The base of the optimizers whose update is pointwise (SGD, Adam, AdamW,
-// Adadelta, Adagrad, Adamax, ASGD, NAdam, RAdam, RMSprop, Rprop, and
-// Adafactor, whose step is its own): what they
-// share beyond Optimizer is what their definitions declare — the options,
-// with their validation, and the per-parameter state — which brings an older
-// state dict up to date and checks a loaded one before it replaces anything.
+// Adadelta, Adagrad, Adamax, ASGD, NAdam, RAdam, RMSprop, Rprop; Adafactor,
+// whose step is its own): what they share beyond Optimizer is what their
+// definitions declare — the options, with their validation, and the
+// per-parameter state with each entry's shape — which brings an older state
+// dict up to date and checks a loaded one before it replaces anything.
 #include <string>
 #include <vector>
 
