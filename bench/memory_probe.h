@@ -83,7 +83,8 @@ void optimizer_pattern(Arrays& x) {
     }
   });
 }
-inline constexpr double optimizer_bytes(int states) { return 12.0 + 8.0 * states; }
+// Bytes per param element, `states` state elements per param element.
+inline constexpr double optimizer_bytes(double states) { return 12.0 + 8.0 * states; }
 
 // The traffic Adafactor's data dependences force, as three sweeps: the sums
 // of θ² and g² (and, unfactored, v = lerp(v, g²) written), the sum of U²

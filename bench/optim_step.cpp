@@ -10,6 +10,7 @@
 // GFLOP/s instead, as its step is the Newton–Schulz matmuls.
 //   ./build/bench/optim_step [repeats=9] [filter]
 // filter: run only rows whose "optimizer/impl/workload" contains it.
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -71,14 +72,22 @@ std::vector<OptimizerSpec> optimizers() {
           by_name("RMSprop(c,m)", "RMSprop", Dict{{"momentum", 0.9}, {"centered", true}}),
           by_name("Rprop", "Rprop")};
 }
-// The per-element state arrays a step reads and writes (the bytes moved are
-// 12 + 8 per array in float32), from the optimizer's declared state.
-int state_arrays(const optim::Optimizer& opt) {
+// The float32 state elements a step reads and writes per param element (the
+// bytes moved are 12 + 8 per state element), from the shapes each param's
+// declared state has. The one-element scalars (step counters, ASGD's eta) are
+// per param, not per element, and left out.
+double state_per_element(const optim::Optimizer& opt) {
   const auto* pointwise = dynamic_cast<const optim::PointwiseOptimizer*>(&opt);
   if (pointwise == nullptr) throw std::invalid_argument(opt.name() + " declares no pointwise state");
-  int arrays = 0;
-  for (const auto& entry : pointwise->declared_state()) arrays += entry.like_param ? 1 : 0;
-  return arrays;
+  double state = 0, elements = 0;
+  for (const optim::ParamGroup& group : opt.param_groups())
+    for (const Tensor& param : group.params) {
+      elements += static_cast<double>(param.numel());
+      for (const auto& entry : pointwise->declared_state(param))
+        if (entry.shape != optim::StateShape::Scalar)
+          state += static_cast<double>(numel_of(optim::state_shape(entry.shape, param.sizes())));
+    }
+  return state / elements;
 }
 
 void print_row(const std::string& optimizer, const std::string& impl, const std::string& workload, int threads,
@@ -90,10 +99,12 @@ void print_row(const std::string& optimizer, const std::string& impl, const std:
   std::fflush(stdout);
 }
 
-// The step's timing against the probe with the same traffic per element.
-bench::RoofedTiming time_step(bench::Arrays& probe, int states, int repeats, optim::Optimizer& opt) {
-  const bench::Pattern pattern = bench::optimizer_pattern_for(states);
-  return bench::time_against_roof([&] { return bench::gbps_once(probe, pattern, bench::optimizer_bytes(states)); }, 2,
+// The step's timing against the probe with the same traffic per element
+// (its state arrays: the state elements per param element, rounded).
+bench::RoofedTiming time_step(bench::Arrays& probe, double states, int repeats, optim::Optimizer& opt) {
+  const int arrays = static_cast<int>(std::lround(states));
+  const bench::Pattern pattern = bench::optimizer_pattern_for(arrays);
+  return bench::time_against_roof([&] { return bench::gbps_once(probe, pattern, bench::optimizer_bytes(arrays)); }, 2,
                                   repeats, [&] { opt.step(); });
 }
 
@@ -133,7 +144,7 @@ void run_sparse(int repeats, const std::string& filter, int threads, bench::Arra
     Tensor table = randn({kTableRows, kTableWidth}, {}, &gen);
     table.set_grad(touched_rows_grad(gen));
     auto opt = optim::make_optimizer(row.optimizer, optim::Params{table}, row.kwargs);
-    const int states = std::string(row.optimizer) == "SparseAdam" ? 2 : state_arrays(*opt);
+    const double states = std::string(row.optimizer) == "SparseAdam" ? 2 : state_per_element(*opt);
     const bench::RoofedTiming t = time_step(probe, states, repeats, *opt);
     const double touched = static_cast<double>(table.grad()._values().numel());
     print_row(row.optimizer, row.impl, kSparseWorkload, threads, t, touched, bench::optimizer_bytes(states) * touched);
@@ -256,7 +267,7 @@ int main(int argc, char** argv) {
             fused = i == "fused";
           }
           auto opt = spec.make(params, foreach, fused);
-          const int states = state_arrays(*opt);
+          const double states = state_per_element(*opt);
           print_row(spec.name, impl, w.name, threads, time_step(probe, states, repeats, *opt),
                     static_cast<double>(numel), bench::optimizer_bytes(states) * static_cast<double>(numel));
         }

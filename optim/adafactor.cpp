@@ -319,19 +319,23 @@ void check_fused_state(const ParamRef& r, const Slot& s) {
   };
   const Shape& shape = s.param.sizes();
   if (s.param.dim() > 1) {
-    Shape row = shape, col = shape;
-    row.back() = 1;
-    col[col.size() - 2] = 1;
-    check(s.row_var, "row_var", row);
-    check(s.col_var, "col_var", col);
+    check(s.row_var, "row_var", state_shape(StateShape::Rows, shape));
+    check(s.col_var, "col_var", state_shape(StateShape::Columns, shape));
   } else {
     check(s.variance, "variance", shape);
   }
 }
 
-// A started state has its step; the factored moments' shapes depend on the
-// param's dims and are checked by the step.
-std::vector<PointwiseOptimizer::StateEntry> state_entries(const ParamGroup&) { return {{"step", false, true}}; }
+// A started state has its step and the second moment the step_group makes:
+// factored into row and column means for a param of 2 dims or more, else
+// like the param.
+std::vector<PointwiseOptimizer::StateEntry> state_entries(const ParamGroup&, const Tensor& param) {
+  if (param.dim() > 1)
+    return {{"step", StateShape::Scalar, true},
+            {"row_var", StateShape::Rows, true},
+            {"col_var", StateShape::Columns, true}};
+  return {{"step", StateShape::Scalar, true}, {"variance", StateShape::LikeParam, true}};
+}
 
 }  // namespace
 
@@ -367,11 +371,9 @@ void Adafactor::step_group(ParamGroup& group) {
     if (state.empty()) {
       state.set("step", new_step_counter(*r.param, false));
       if (grad.dim() > 1) {
-        Shape row = grad.sizes(), col = grad.sizes();
-        row[row.size() - 1] = 1;
-        col[col.size() - 2] = 1;
-        state.set("row_var", zeros(row, {.dtype = grad.dtype(), .device = grad.device()}));
-        state.set("col_var", zeros(col, {.dtype = grad.dtype(), .device = grad.device()}));
+        const TensorOptions like_grad{.dtype = grad.dtype(), .device = grad.device()};
+        state.set("row_var", zeros(state_shape(StateShape::Rows, grad.sizes()), like_grad));
+        state.set("col_var", zeros(state_shape(StateShape::Columns, grad.sizes()), like_grad));
       } else {
         state.set("variance", zeros_like(grad));
       }

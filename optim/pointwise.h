@@ -613,16 +613,18 @@ void validate_group_options(const std::string& optimizer, const Dict& options) {
     Validate(optimizer, o);
 }
 
-// The state a param of this group holds once started, from the definition.
+// The state a param of this group holds once started, from the definition:
+// every slot is like the param, whatever its dims.
 template <class D>
-std::vector<PointwiseOptimizer::StateEntry> state_entries(const ParamGroup& group) {
+std::vector<PointwiseOptimizer::StateEntry> state_entries(const ParamGroup& group, const Tensor&) {
   using M = typename D::Math;
   const optim_math::Flags flags{D::flags(D::read(group))};
   std::vector<PointwiseOptimizer::StateEntry> entries;
-  if constexpr (D::has_step) entries.push_back({"step", false, true});
+  if constexpr (D::has_step) entries.push_back({"step", StateShape::Scalar, true});
   for (std::size_t k = 0; k < M::kSlots; ++k)
-    if (flags.has(M::kSlotFlags[k])) entries.push_back({D::slot_keys[k], true, !requires { M::kFirstStep; }});
-  for (const char* key : D::host_keys) entries.push_back({key, false, true});
+    if (flags.has(M::kSlotFlags[k]))
+      entries.push_back({D::slot_keys[k], StateShape::LikeParam, !requires { M::kFirstStep; }});
+  for (const char* key : D::host_keys) entries.push_back({key, StateShape::Scalar, true});
   return entries;
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "descent/optim/pointwise_optimizer.h"
 #include "optim/common.h"
 #include "optim/fused_launch.h"
 
@@ -85,12 +86,10 @@ class StateCache {
   StepBuffers buffers_;
 };
 
-// What a state entry must be before a step may use it.
-enum class StateShape { Scalar, LikeParam };
-// Checks every param's resolved state against `shapes` (one per key): a
-// one-element tensor, or a dense tensor of the param's dtype, shape and
-// device. Raises RuntimeError naming the optimizer, param and key; run
-// before a step changes anything.
+// Checks every param's resolved state against `shapes` (one per key, Scalar
+// or LikeParam: the pointwise step's entries): a one-element tensor, or a
+// dense tensor of the param's dtype, shape and device. Raises RuntimeError
+// naming the optimizer, param and key; run before a step changes anything.
 void check_state(const std::string& optimizer, const std::vector<ParamRef>& params,
                  const std::vector<StateCache::Tensors>& state, const std::vector<std::string>& keys,
                  const std::vector<StateShape>& shapes);

@@ -236,45 +236,74 @@ TEST_CASE("a step whose second param has a bad grad changes nothing") {
 
 // What a pointwise optimizer declares (the bench's bytes moved and the
 // checks of a loaded state dict read it) is what its steps create: the same
-// keys, tensors like the param where it says so, one element elsewhere.
+// keys, each tensor of the shape its rule gives for the param. A vector and
+// a matrix: Adafactor factors a matrix's second moment into Rows and Columns.
 TEST_CASE("declared_state names exactly the state a step creates") {
   for (const OptimizerInfo& info : optim_db())
     for (const Dict& config : expanded_configs(info, kFloat64)) {
       if (flag_on(config, "differentiable")) continue;  // the same state; its leaf params cannot step in place
-      Tensor a = leaf(info, {3});
-      auto opt = make(info, Params{a}, config);
-      const auto* pointwise = dynamic_cast<const optim::PointwiseOptimizer*>(opt.get());
-      if (pointwise == nullptr) continue;
-      INFO(info.name, " ", describe(config));
-      a.set_grad(ones_like(a));
-      step_once(info, *opt);
-      a.set_grad(ones_like(a));
-      step_once(info, *opt);
-      const Dict* st = opt->state().find(a);
-      std::set<std::string> declared, held;
-      for (const auto& entry : pointwise->declared_state()) {
-        declared.insert(entry.key);
-        REQUIRE(st != nullptr);
-        const Value* v = st->find(entry.key);
-        REQUIRE(v != nullptr);
-        if (!v->is_tensor()) continue;  // a host scalar kept as a number
-        if (entry.like_param)
-          CHECK(v->to_tensor().sizes() == a.sizes());
-        else
-          CHECK(v->to_tensor().numel() == 1);
-      }
-      if (st)
-        for (const Key& key : st->keys()) held.insert(std::get<std::string>(key));
-      // Adafactor's factored moments depend on the param's dims, which a
-      // group's declaration does not know yet: it declares its step only.
-      if (held.count("row_var") || held.count("variance"))
-        CHECK(std::includes(held.begin(), held.end(), declared.begin(), declared.end()));
-      else
+      for (const Shape& shape : {Shape{3}, Shape{3, 4}}) {
+        Tensor a = leaf(info, shape);
+        auto opt = make(info, Params{a}, config);
+        const auto* pointwise = dynamic_cast<const optim::PointwiseOptimizer*>(opt.get());
+        if (pointwise == nullptr) break;
+        INFO(info.name, " ", describe(config), " ", shape_to_string(a.sizes()));
+        a.set_grad(ones_like(a));
+        step_once(info, *opt);
+        a.set_grad(ones_like(a));
+        step_once(info, *opt);
+        const Dict* st = opt->state().find(a);
+        std::set<std::string> declared, held;
+        for (const auto& entry : pointwise->declared_state(a)) {
+          INFO(entry.key);
+          declared.insert(entry.key);
+          REQUIRE(st != nullptr);
+          const Value* v = st->find(entry.key);
+          REQUIRE(v != nullptr);
+          if (v->is_tensor())
+            CHECK(v->to_tensor().sizes() == optim::state_shape(entry.shape, a.sizes()));
+          else  // a host scalar kept as a number
+            CHECK(entry.shape == optim::StateShape::Scalar);
+        }
+        if (st)
+          for (const Key& key : st->keys()) held.insert(std::get<std::string>(key));
         CHECK(held == declared);
-      CHECK_THROWS_WITH_AS(pointwise->declared_state(1),
-                           doctest::Contains("group index 1 is out of range (the optimizer has 1 param groups)"),
-                           IndexError);
+        const std::string stranger = opt->name() + ".declared_state: the tensor of shape " +
+                                     shape_to_string(a.sizes()) + " is not a param of this optimizer";
+        CHECK_THROWS_WITH_AS(pointwise->declared_state(leaf(info, shape)), doctest::Contains(stranger.c_str()),
+                             ValueError);
+      }
     }
+}
+
+// Each param's entries come from its own group's options.
+TEST_CASE("declared_state reads the options of the param's group") {
+  Tensor a = leaf({3}), b = leaf({3});
+  optim::Adam adam(Params{ParamGroup({a}), ParamGroup({b}, Dict{{"amsgrad", true}})});
+  auto keys = [&](const Tensor& p) {
+    std::vector<std::string> out;
+    for (const auto& entry : adam.declared_state(p)) out.push_back(entry.key);
+    return out;
+  };
+  CHECK(keys(a) == std::vector<std::string>{"step", "exp_avg", "exp_avg_sq"});
+  CHECK(keys(b) == std::vector<std::string>{"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"});
+  CHECK_THROWS_WITH_AS(adam.declared_state(Tensor()),
+                       doctest::Contains("Adam.declared_state: the tensor (undefined) is not a param"), ValueError);
+}
+
+TEST_CASE("state_shape: Rows and Columns set the last or second-to-last dim to 1, for 2 dims or more") {
+  using optim::StateShape;
+  CHECK(optim::state_shape(StateShape::Scalar, {3, 4}) == Shape{});
+  CHECK(optim::state_shape(StateShape::LikeParam, {3, 4}) == Shape{3, 4});
+  CHECK(optim::state_shape(StateShape::Rows, {2, 3, 4}) == Shape{2, 3, 1});
+  CHECK(optim::state_shape(StateShape::Columns, {2, 3, 4}) == Shape{2, 1, 4});
+  CHECK(optim::state_shape(StateShape::LikeParam, {}) == Shape{});
+  CHECK_THROWS_WITH_AS(optim::state_shape(StateShape::Rows, {5}),
+                       doctest::Contains("state_shape: Rows needs a param of at least 2 dims, got shape [5]"),
+                       ValueError);
+  CHECK_THROWS_WITH_AS(optim::state_shape(StateShape::Columns, {}),
+                       doctest::Contains("state_shape: Columns needs a param of at least 2 dims, got shape []"),
+                       ValueError);
 }
 
 TEST_CASE("hyper-parameters are read from the group at every step") {

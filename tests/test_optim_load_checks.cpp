@@ -13,13 +13,14 @@ using namespace descent::testing;
 
 namespace {
 
-// An optimizer of `name` over one [n] float32 param that has taken a step.
+// An optimizer of `name` over one float32 param of `shape` that has taken a step.
 struct Stepped {
   Tensor param;
   std::unique_ptr<Optimizer> opt;
-  Stepped(const std::string& name, int64_t n, const Dict& kwargs = {}) : param(randn({n}).requires_grad_()) {
+  Stepped(const std::string& name, const Shape& shape, const Dict& kwargs = {})
+      : param(randn(shape).requires_grad_()) {
     opt = make_optimizer(name, Params{param}, kwargs);
-    param.set_grad(randn({n}));
+    param.set_grad(randn(shape));
     opt->step();
   }
 };
@@ -41,15 +42,15 @@ void check_rejected(Stepped& s, const Dict& sd, const std::string& message) {
 }  // namespace
 
 TEST_CASE("load_state_dict: a state dict of another optimizer is rejected, naming the missing option") {
-  Stepped sgd("SGD", 4, Dict{{"momentum", 0.9}});
-  Stepped adam("Adam", 4);
+  Stepped sgd("SGD", {4}, Dict{{"momentum", 0.9}});
+  Stepped adam("Adam", {4});
   check_rejected<ValueError>(adam, sgd.opt->state_dict(), "Adam.load_state_dict: param_groups[0]: the option 'betas' is missing");
   // The other way round: Adam's group has no momentum.
   check_rejected<ValueError>(sgd, adam.opt->state_dict(), "SGD.load_state_dict: param_groups[0]: the option 'momentum' is missing");
 }
 
 TEST_CASE("load_state_dict: group options go through the constructor's validation") {
-  Stepped adam("Adam", 4);
+  Stepped adam("Adam", {4});
   Dict sd = adam.opt->state_dict();
   group0(sd).set("lr", -1.0);
   check_rejected<ValueError>(adam, sd, "param_groups[0]: Adam: Invalid learning rate: -1");
@@ -61,7 +62,7 @@ TEST_CASE("load_state_dict: group options go through the constructor's validatio
   check_rejected<TypeError>(adam, sd, "argument 'amsgrad' must be bool");
   for (const std::string& name : {"RMSprop", "Adagrad", "Rprop", "ASGD", "NAdam", "RAdam", "Adamax", "Adadelta"}) {
     INFO(name);
-    Stepped s(name, 3);
+    Stepped s(name, {3});
     Dict bad = s.opt->state_dict();
     group0(bad).set("lr", -0.5);
     check_rejected<ValueError>(s, bad, "Invalid learning rate");
@@ -69,8 +70,8 @@ TEST_CASE("load_state_dict: group options go through the constructor's validatio
 }
 
 TEST_CASE("load_state_dict: state that does not fit its parameter is rejected before anything changes") {
-  Stepped ten("Adam", 10);
-  Stepped seven("Adam", 7);
+  Stepped ten("Adam", {10});
+  Stepped seven("Adam", {7});
   check_rejected<ValueError>(seven, ten.opt->state_dict(), "the state 'exp_avg' has shape [10] but the parameter has shape [7]");
 
   Dict sd = seven.opt->state_dict();
@@ -103,8 +104,37 @@ TEST_CASE("load_state_dict: state that does not fit its parameter is rejected be
   check_rejected<ValueError>(seven, sd, "the state 'max_exp_avg_sq' is missing");
 }
 
+// Adafactor's factored moments have shapes of their own (Rows, Columns),
+// checked as the declaration gives them for each param's dims.
+TEST_CASE("load_state_dict: Adafactor's factored state must have the shapes its param's dims call for") {
+  Stepped matrix("Adafactor", {3, 4});
+  Dict sd = matrix.opt->state_dict();
+  state0(sd).set("row_var", zeros({3, 4}));
+  check_rejected<ValueError>(matrix, sd,
+                             "Adafactor.load_state_dict: param_groups[0], parameter 0: the state 'row_var' has shape "
+                             "[3, 4] but the parameter has shape [3, 4], which needs [3, 1] (state must match its "
+                             "parameter)");
+  sd = matrix.opt->state_dict();
+  state0(sd).set("col_var", zeros({3, 1}));
+  check_rejected<ValueError>(matrix, sd, "the state 'col_var' has shape [3, 1] but the parameter has shape [3, 4], "
+                                         "which needs [1, 4]");
+  sd = matrix.opt->state_dict();
+  state0(sd).erase("col_var");
+  check_rejected<ValueError>(matrix, sd, "parameter 0: the state 'col_var' is missing");
+
+  // A vector's state (variance) does not fit a matrix, nor the other way round.
+  Stepped vector("Adafactor", {12});
+  check_rejected<ValueError>(matrix, vector.opt->state_dict(), "the state 'row_var' is missing");
+  check_rejected<ValueError>(vector, matrix.opt->state_dict(), "the state 'variance' is missing");
+  sd = vector.opt->state_dict();
+  state0(sd).set("variance", zeros({3, 4}));
+  check_rejected<ValueError>(vector, sd, "the state 'variance' has shape [3, 4] but the parameter has shape [12] "
+                                         "(state must match its parameter)");
+  CHECK_NOTHROW(matrix.opt->load_state_dict(matrix.opt->state_dict()));
+}
+
 TEST_CASE("load_state_dict: state ids that no group lists are rejected") {
-  Stepped adam("Adam", 4);
+  Stepped adam("Adam", {4});
   Dict sd = adam.opt->state_dict();
   Dict& state = sd.at("state").to_dict();
   Value moved = state.at(int64_t{0});
@@ -114,7 +144,7 @@ TEST_CASE("load_state_dict: state ids that no group lists are rejected") {
 }
 
 TEST_CASE("load_state_dict: SGD's momentum buffer may be absent or None; a good state dict still loads") {
-  Stepped sgd("SGD", 4, Dict{{"momentum", 0.9}});
+  Stepped sgd("SGD", {4}, Dict{{"momentum", 0.9}});
   Dict sd = sgd.opt->state_dict();
   state0(sd).set("momentum_buffer", Value());
   CHECK_NOTHROW(sgd.opt->load_state_dict(sd));
@@ -126,7 +156,7 @@ TEST_CASE("load_state_dict: SGD's momentum buffer may be absent or None; a good 
   for (const std::string& name : optim::optimizer_names()) {
     INFO(name);
     if (name == "LBFGS" || name == "SparseAdam" || name == "Muon") continue;  // closures, sparse grads, 2-D params
-    Stepped s(name, 3);
+    Stepped s(name, {3});
     CHECK_NOTHROW(s.opt->load_state_dict(s.opt->state_dict()));
   }
 }
