@@ -7,6 +7,7 @@
 // forms and the list forms. A list op's scalar is either one number for
 // every tensor or a per-tensor list (the host scalars that depend on each
 // tensor's step).
+#include <utility>
 #include <vector>
 
 #include "descent/tensor/foreach.h"
@@ -32,6 +33,7 @@ inline void mul_(Tensor& a, double b) { a.mul_(b); }
 inline void mul_(Tensor& a, const Tensor& b) { a.mul_(b); }
 inline void div_(Tensor& a, double b) { a.div_(b); }
 inline void div_(Tensor& a, const Tensor& b) { a.div_(b); }
+inline void neg_(Tensor& a) { a.neg_(); }
 inline void sqrt_(Tensor& a) { a.sqrt_(); }
 inline void clamp_(Tensor& a, double lo, double hi) { a.clamp_(lo, hi); }
 inline void addcmul_(Tensor& a, const Tensor& b, const Tensor& c, double value) { a.addcmul_(b, c, value); }
@@ -47,6 +49,8 @@ inline void maximum_(Tensor& a, const Tensor& b) {
   else
     a.copy_(maximum(a, b));
 }
+// a[mask] = value, through where: its gradient flows to `a` where mask is false.
+inline void masked_fill_(Tensor& a, const Tensor& mask, double value) { a.copy_(where(mask, value, a)); }
 inline Tensor tracked_copy(const Tensor& a) { return a.requires_grad() ? a.clone() : a; }
 inline Tensor detach(const Tensor& a) { return a.detach(); }
 inline Tensor gt(const Tensor& a, double b) { return a.gt(b); }
@@ -56,6 +60,13 @@ inline Tensor add(const Tensor& a, double b) { return a.add(b); }
 inline Tensor clamp(const Tensor& a, double lo, double hi) { return a.clamp(lo, hi); }
 
 // ---- tensor lists ----
+// An out-of-place list op takes its first list by value. A tensor of it that
+// nothing else holds (no other handle, no view, nothing autograd saved) is a
+// fresh result of an earlier list op that the caller gave up: the op writes
+// it in place instead of allocating, as PyTorch's foreach code reuses its
+// intermediates. Any other tensor (a param, grad or state tensor, what
+// detach or tracked_copy returns, a named list the caller still holds) is
+// left as it is and the result allocated.
 namespace detail_list {
 template <class Fn>
 TensorList map(std::size_t n, Fn&& fn) {
@@ -64,94 +75,111 @@ TensorList map(std::size_t n, Fn&& fn) {
   for (std::size_t i = 0; i < n; ++i) out.push_back(fn(i));
   return out;
 }
+
+inline bool held_only_here(const Tensor& t) {
+  return t.impl().use_count() == 1 && t.storage().use_count() == 1;
+}
+
+// in_place(t, i) updates the i-th tensor; out_of_place(t, i) returns the result.
+template <class InPlace, class OutOfPlace>
+TensorList reuse_or_map(TensorList a, InPlace&& in_place, OutOfPlace&& out_of_place) {
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (held_only_here(a[i]))
+      in_place(a[i], i);
+    else
+      a[i] = out_of_place(a[i], i);
+  }
+  return a;
+}
 }  // namespace detail_list
 
 using optim::detail::scalar_at;
 
+// The out-of-place list op `method` over (a, args...), a's tensors reused as
+// above: `method_` in place, `method` out of place, on each tensor.
+#define DESCENT_LIST_OP(method, ...)                                                              \
+  detail_list::reuse_or_map(                                                                      \
+      std::move(a), [&](Tensor& t, [[maybe_unused]] std::size_t i) { t.method##_(__VA_ARGS__); }, \
+      [&](const Tensor& t, [[maybe_unused]] std::size_t i) { return t.method(__VA_ARGS__); })
+
 template <class S>
-TensorList add(const TensorList& a, const TensorList& b, const S& alpha) {
-  return detail_list::map(a.size(), [&](std::size_t i) { return a[i].add(b[i], scalar_at(alpha, i)); });
+TensorList add(TensorList a, const TensorList& b, const S& alpha) {
+  return DESCENT_LIST_OP(add, b[i], scalar_at(alpha, i));
 }
-inline TensorList add(const TensorList& a, const TensorList& b) {
-  return detail_list::map(a.size(), [&](std::size_t i) { return a[i].add(b[i]); });
+inline TensorList add(TensorList a, const TensorList& b) { return DESCENT_LIST_OP(add, b[i]); }
+template <class S>
+TensorList add(TensorList a, const S& b) {
+  return DESCENT_LIST_OP(add, scalar_at(b, i));
+}
+inline TensorList sub(TensorList a, const TensorList& b) { return DESCENT_LIST_OP(sub, b[i]); }
+inline TensorList mul(TensorList a, const TensorList& b) { return DESCENT_LIST_OP(mul, b[i]); }
+template <class S>
+TensorList mul(TensorList a, const S& b) {
+  return DESCENT_LIST_OP(mul, scalar_at(b, i));
+}
+inline TensorList div(TensorList a, const TensorList& b) { return DESCENT_LIST_OP(div, b[i]); }
+template <class S>
+TensorList div(TensorList a, const S& b) {
+  return DESCENT_LIST_OP(div, scalar_at(b, i));
+}
+inline TensorList neg(TensorList a) { return DESCENT_LIST_OP(neg); }
+inline TensorList reciprocal(TensorList a) { return DESCENT_LIST_OP(reciprocal); }
+inline TensorList sqrt(TensorList a) { return DESCENT_LIST_OP(sqrt); }
+inline TensorList abs(TensorList a) { return DESCENT_LIST_OP(abs); }
+inline TensorList sign(TensorList a) { return DESCENT_LIST_OP(sign); }
+template <class S>
+TensorList addcmul(TensorList a, const TensorList& b, const TensorList& c, const S& value) {
+  return DESCENT_LIST_OP(addcmul, b[i], c[i], scalar_at(value, i));
 }
 template <class S>
-TensorList add(const TensorList& a, const S& b) {
-  return detail_list::map(a.size(), [&](std::size_t i) { return a[i].add(scalar_at(b, i)); });
-}
-inline TensorList sub(const TensorList& a, const TensorList& b) {
-  return detail_list::map(a.size(), [&](std::size_t i) { return a[i].sub(b[i]); });
-}
-inline TensorList mul(const TensorList& a, const TensorList& b) {
-  return detail_list::map(a.size(), [&](std::size_t i) { return a[i].mul(b[i]); });
+TensorList addcdiv(TensorList a, const TensorList& b, const TensorList& c, const S& value) {
+  return DESCENT_LIST_OP(addcdiv, b[i], c[i], scalar_at(value, i));
 }
 template <class S>
-TensorList mul(const TensorList& a, const S& b) {
-  return detail_list::map(a.size(), [&](std::size_t i) { return a[i].mul(scalar_at(b, i)); });
-}
-inline TensorList div(const TensorList& a, const TensorList& b) {
-  return detail_list::map(a.size(), [&](std::size_t i) { return a[i].div(b[i]); });
+TensorList lerp(TensorList a, const TensorList& b, const S& w) {
+  return DESCENT_LIST_OP(lerp, b[i], scalar_at(w, i));
 }
 template <class S>
-TensorList div(const TensorList& a, const S& b) {
-  return detail_list::map(a.size(), [&](std::size_t i) { return a[i].div(scalar_at(b, i)); });
+TensorList clamp(TensorList a, const S& lo, const S& hi) {
+  return DESCENT_LIST_OP(clamp, scalar_at(lo, i), scalar_at(hi, i));
 }
-inline TensorList neg(const TensorList& a) { return _foreach_neg(a); }
-inline TensorList reciprocal(const TensorList& a) {
-  return detail_list::map(a.size(), [&](std::size_t i) { return a[i].reciprocal(); });
-}
-inline TensorList sqrt(const TensorList& a) { return _foreach_sqrt(a); }
+#undef DESCENT_LIST_OP
+
 inline TensorList tracked_copy(const TensorList& a) {
   return detail_list::map(a.size(), [&](std::size_t i) { return tracked_copy(a[i]); });
 }
 inline TensorList detach(const TensorList& a) {
   return detail_list::map(a.size(), [&](std::size_t i) { return a[i].detach(); });
 }
-inline TensorList abs(const TensorList& a) {
-  return detail_list::map(a.size(), [&](std::size_t i) { return a[i].abs(); });
-}
-inline TensorList sign(const TensorList& a) {
-  return detail_list::map(a.size(), [&](std::size_t i) { return a[i].sign(); });
-}
 inline TensorList maximum(const TensorList& a, const TensorList& b) {
   return detail_list::map(a.size(), [&](std::size_t i) { return maximum(a[i], b[i]); });
 }
+// A list compared with a scalar is formed tensor by tensor by the op that
+// consumes it (where, masked_fill_), as PyTorch's per-tensor masks, so no
+// list-wide mask is held; it reads the tensors when consumed.
 template <class S>
-TensorList addcmul(const TensorList& a, const TensorList& b, const TensorList& c, const S& value) {
-  return detail_list::map(a.size(), [&](std::size_t i) { return a[i].addcmul(b[i], c[i], scalar_at(value, i)); });
+struct ListComparison {
+  TensorList a;
+  S b;
+  Tensor (Tensor::*op)(const Scalar&) const;
+  Tensor operator[](std::size_t i) const { return (a[i].*op)(scalar_at(b, i)); }
+};
+template <class S>
+ListComparison<S> gt(const TensorList& a, const S& b) {
+  return {a, b, &Tensor::gt};
 }
 template <class S>
-TensorList addcdiv(const TensorList& a, const TensorList& b, const TensorList& c, const S& value) {
-  return detail_list::map(a.size(), [&](std::size_t i) { return a[i].addcdiv(b[i], c[i], scalar_at(value, i)); });
+ListComparison<S> lt(const TensorList& a, const S& b) {
+  return {a, b, &Tensor::lt};
 }
 template <class S>
-TensorList lerp(const TensorList& a, const TensorList& b, const S& w) {
-  return detail_list::map(a.size(), [&](std::size_t i) { return a[i].lerp(b[i], scalar_at(w, i)); });
+ListComparison<S> eq(const TensorList& a, const S& b) {
+  return {a, b, &Tensor::eq};
 }
-template <class S>
-TensorList clamp(const TensorList& a, const S& lo, const S& hi) {
-  return detail_list::map(a.size(),
-                          [&](std::size_t i) { return a[i].clamp(scalar_at(lo, i), scalar_at(hi, i)); });
-}
-template <class S>
-TensorList gt(const TensorList& a, const S& b) {
-  return detail_list::map(a.size(), [&](std::size_t i) { return a[i].gt(scalar_at(b, i)); });
-}
-template <class S>
-TensorList lt(const TensorList& a, const S& b) {
-  return detail_list::map(a.size(), [&](std::size_t i) { return a[i].lt(scalar_at(b, i)); });
-}
-template <class S>
-TensorList eq(const TensorList& a, const S& b) {
-  return detail_list::map(a.size(), [&](std::size_t i) { return a[i].eq(scalar_at(b, i)); });
-}
-template <class S>
-TensorList where(const TensorList& condition, const S& a, const TensorList& b) {
-  return detail_list::map(b.size(), [&](std::size_t i) { return where(condition[i], scalar_at(a, i), b[i]); });
-}
-template <class S>
-TensorList where(const TensorList& condition, const TensorList& a, const S& b) {
-  return detail_list::map(a.size(), [&](std::size_t i) { return where(condition[i], a[i], scalar_at(b, i)); });
+template <class C, class S>
+TensorList where(const ListComparison<C>& condition, const S& a, const TensorList& b) {
+  return detail_list::map(b.size(),
+                          [&](std::size_t i) { return where(condition[i], scalar_at(a, i), b[i]); });
 }
 
 template <class S>
@@ -180,6 +208,9 @@ inline void div_(TensorList& a, const TensorList& b) {
 inline void sub_(TensorList& a, const TensorList& b) {
   for (std::size_t i = 0; i < a.size(); ++i) a[i].sub_(b[i]);
 }
+inline void neg_(TensorList& a) {
+  for (Tensor& t : a) t.neg_();
+}
 inline void sqrt_(TensorList& a) {
   for (Tensor& t : a) t.sqrt_();
 }
@@ -204,6 +235,10 @@ inline void copy_(TensorList& a, const TensorList& b) {
 }
 inline void maximum_(TensorList& a, const TensorList& b) {
   for (std::size_t i = 0; i < a.size(); ++i) maximum_(a[i], b[i]);
+}
+template <class C, class S>
+void masked_fill_(TensorList& a, const ListComparison<C>& mask, const S& value) {
+  for (std::size_t i = 0; i < a.size(); ++i) masked_fill_(a[i], mask[i], scalar_at(value, i));
 }
 
 }  // namespace descent

@@ -73,7 +73,6 @@ OptimizerInfo row(std::string name) {
 void add_pointwise_rows(std::vector<OptimizerInfo>& rows) {
   {
     OptimizerInfo info = row("Adadelta");
-    info.foreach_intermediates_over_pytorch = 3;
     info.foreach_intermediates = info.foreach_intermediates_maximize = 3;
     info.convergence_kwargs = Dict{{"lr", 1.0}};
     info.optim_inputs = configs({{},
@@ -93,7 +92,6 @@ void add_pointwise_rows(std::vector<OptimizerInfo>& rows) {
   }
   {
     OptimizerInfo info = row("Adagrad");
-    info.foreach_intermediates_over_pytorch = 1;
     info.foreach_intermediates = info.foreach_intermediates_maximize = 2;
     info.convergence_kwargs = Dict{{"lr", 0.5}};
     info.optim_inputs = configs({{},
@@ -123,7 +121,6 @@ void add_pointwise_rows(std::vector<OptimizerInfo>& rows) {
   }
   {
     OptimizerInfo info = row("Adamax");
-    info.foreach_intermediates_over_pytorch = 2;
     info.convergence_kwargs = Dict{{"lr", 0.05}};
     info.optim_inputs = configs({{},
                                  {{"lr", 0.1}},
@@ -168,7 +165,6 @@ void add_pointwise_rows(std::vector<OptimizerInfo>& rows) {
   }
   {
     OptimizerInfo info = row("NAdam");
-    info.foreach_intermediates_over_pytorch = 2;
     info.foreach_intermediates = info.foreach_intermediates_maximize = 2;
     info.convergence_kwargs = Dict{{"lr", 0.02}};
     info.optim_inputs = configs({{},
@@ -194,7 +190,6 @@ void add_pointwise_rows(std::vector<OptimizerInfo>& rows) {
   }
   {
     OptimizerInfo info = row("RAdam");
-    info.foreach_intermediates_over_pytorch = 2;
     info.foreach_intermediates = info.foreach_intermediates_maximize = 4;
     // Its first steps are SGD with momentum (unrectified): on Rosenbrock 1e-2
     // diverges (PyTorch too: 2.6e70 after 3000 steps), 2e-3 is too slow.
@@ -220,7 +215,6 @@ void add_pointwise_rows(std::vector<OptimizerInfo>& rows) {
   }
   {
     OptimizerInfo info = row("RMSprop");
-    info.foreach_intermediates_over_pytorch = 1;
     info.foreach_intermediates = info.foreach_intermediates_maximize = 2;
     info.convergence_kwargs = Dict{{"lr", 1e-2}, {"momentum", 0.9}, {"centered", true}};
     info.optim_inputs = configs({{},
@@ -249,7 +243,6 @@ void add_pointwise_rows(std::vector<OptimizerInfo>& rows) {
   }
   {
     OptimizerInfo info = row("Rprop");
-    info.foreach_intermediates_over_pytorch = 2;
     info.convergence_kwargs = Dict{{"lr", 0.01}};
     info.optim_inputs = configs({{},
                                  {{"lr", 2e-4}},

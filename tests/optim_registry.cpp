@@ -237,7 +237,6 @@ const std::vector<OptimizerInfo>& optim_db() {
     sgd.differentiable_state = sgd_differentiable_state;
     sgd.stateful_config = Dict{{"momentum", 0.9}};
     sgd.fused_bitwise = true;
-    sgd.foreach_intermediates_over_pytorch = 1;
     sgd.convergence_kwargs = Dict{{"lr", 1e-3}, {"momentum", 0.9}};
     rows.push_back(sgd);
 
@@ -253,7 +252,6 @@ const std::vector<OptimizerInfo>& optim_db() {
     adam.fused_bitwise = true;
     adam.convergence_kwargs = Dict{{"lr", 0.02}};
     adam.has_step_state = true;
-    adam.foreach_intermediates_over_pytorch = 3;
     adam.not_og_supported_flags = {"foreach",    "differentiable", "maximize",
                                    "capturable", "fused",          "decoupled_weight_decay"};
     adam.differentiable_configs = {{{"lr", 0.9}, {"amsgrad", true}},

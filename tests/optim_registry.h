@@ -114,10 +114,6 @@ struct OptimizerInfo {
   // optimizer), without and with maximize.
   int foreach_intermediates = 1;
   int foreach_intermediates_maximize = 1;
-  // How many more descent's foreach holds than PyTorch's budget: a known
-  // gap, measured (docs/test-catalogue.md #15), kept here so the test still
-  // catches any further growth.
-  int foreach_intermediates_over_pytorch = 0;
   // Tests this optimizer skips, with the reason (PyTorch's DecorateInfo skips).
   std::map<std::string, std::string> skips;
 

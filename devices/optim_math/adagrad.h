@@ -4,6 +4,8 @@
 //
 //   g = -∇ if maximize else ∇;  g += λθ (weight_decay)
 //   s = s + g²;  θ = θ − γ/(1 + (t − 1)·lr_decay) · g / (sqrt(s) + ε)
+#include <utility>
+
 #include "devices/optim_math/flags.h"
 #include "devices/optim_math/primitives.h"
 
@@ -22,7 +24,7 @@ struct Adagrad {
   template <class F, class V, class H, class P>
   DESCENT_HOST_DEVICE static void update(const F& f, const H& h, const P& t, V& param, V grad, V* s) {
     if (f.has(kMaximize)) grad = neg(grad);
-    if (f.has(kWeightDecay)) grad = add(grad, param, h[weight_decay]);
+    if (f.has(kWeightDecay)) grad = add(std::move(grad), param, h[weight_decay]);
     addcmul_(s[sum], grad, grad, h[one]);
     auto std_dev = add(sqrt(s[sum]), h[eps]);
     addcdiv_(param, grad, std_dev, t[neg_clr]);
@@ -32,10 +34,10 @@ struct Adagrad {
   template <class F, class V, class H, class P>
   static void update_foreach(const F& f, const H& h, const P& t, V& param, V grad, V* s) {
     if (f.has(kMaximize)) grad = neg(grad);
-    if (f.has(kWeightDecay)) grad = add(grad, param, h[weight_decay]);
+    if (f.has(kWeightDecay)) grad = add(std::move(grad), param, h[weight_decay]);
     addcmul_(s[sum], grad, grad, h[one]);
     auto std_dev = add(sqrt(s[sum]), h[eps]);
-    addcdiv_(param, mul(grad, t[neg_clr]), std_dev, h[one]);
+    addcdiv_(param, mul(std::move(grad), t[neg_clr]), std_dev, h[one]);
   }
 };
 

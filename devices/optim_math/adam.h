@@ -25,7 +25,7 @@ struct Adam {
 
   template <class F, class V, class H, class P>
   DESCENT_HOST_DEVICE static void update(const F& f, const H& h, const P& t, V& param, V grad, V* s) {
-    adam_moments<Adam>(f, h, param, grad, s);
+    adam_moments<Adam>(f, h, param, std::move(grad), s);
     V* second = &s[exp_avg_sq];
     if (f.has(kAmsgrad)) {
       maximum_(s[max_exp_avg_sq], s[exp_avg_sq]);

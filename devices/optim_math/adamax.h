@@ -5,6 +5,8 @@
 //   g = -∇ if maximize else ∇;  g += λθ (weight_decay)
 //   m = lerp(m, g, 1 − β1);  u = max(u·β2, |g| + ε)
 //   θ = θ − γ/(1 − β1^t) · m / u
+#include <utility>
+
 #include "devices/optim_math/flags.h"
 #include "devices/optim_math/primitives.h"
 
@@ -23,10 +25,10 @@ struct Adamax {
   template <class F, class V, class H, class P>
   DESCENT_HOST_DEVICE static void update(const F& f, const H& h, const P& t, V& param, V grad, V* s) {
     if (f.has(kMaximize)) grad = neg(grad);
-    if (f.has(kWeightDecay)) grad = add(grad, param, h[weight_decay]);
+    if (f.has(kWeightDecay)) grad = add(std::move(grad), param, h[weight_decay]);
     lerp_(s[exp_avg], grad, h[lerp_weight]);
     mul_(s[exp_inf], h[beta2]);
-    maximum_(s[exp_inf], add(abs(grad), h[eps]));
+    maximum_(s[exp_inf], add(abs(std::move(grad)), h[eps]));
     addcdiv_(param, s[exp_avg], s[exp_inf], t[neg_clr]);
   }
 };

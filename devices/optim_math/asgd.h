@@ -7,6 +7,8 @@
 //   ax = ax + (θ − ax)·μ  (ax = θ while μ = 1)
 // η and μ are host scalars kept in the state, updated after each step:
 //   η = γ / (1 + lambd·γ·t)^α,  μ = 1 / max(1, t − t0)
+#include <utility>
+
 #include "devices/optim_math/flags.h"
 #include "devices/optim_math/primitives.h"
 
@@ -24,7 +26,7 @@ struct ASGD {
   template <class F, class V, class H, class P>
   DESCENT_HOST_DEVICE static void update(const F& f, const H& h, const P& t, V& param, V grad, V* s) {
     if (f.has(kMaximize)) grad = neg(grad);
-    if (f.has(kWeightDecay)) grad = add(grad, param, h[weight_decay]);
+    if (f.has(kWeightDecay)) grad = add(std::move(grad), param, h[weight_decay]);
     mul_(param, t[decay]);
     add_(param, grad, t[neg_eta]);
     if (t[averaging] != 0)
@@ -38,7 +40,7 @@ struct ASGD {
   template <class F, class V, class H, class P>
   static void update_foreach(const F& f, const H& h, const P& t, V& param, V grad, V* s) {
     if (f.has(kMaximize)) grad = neg(grad);
-    if (f.has(kWeightDecay)) grad = add(grad, param, h[weight_decay]);
+    if (f.has(kWeightDecay)) grad = add(std::move(grad), param, h[weight_decay]);
     auto intermediate = add(grad, param, h[lambd]);
     add_(param, intermediate, t[neg_eta]);
     add_(s[ax], sub(param, s[ax]), t[mu]);

@@ -24,7 +24,7 @@ struct NAdam {
 
   template <class F, class V, class H, class P>
   DESCENT_HOST_DEVICE static void update(const F& f, const H& h, const P& t, V& param, V grad, V* s) {
-    adam_moments<NAdam>(f, h, param, grad, s);
+    grad = adam_moments<NAdam>(f, h, param, std::move(grad), s);
     auto denom = add(sqrt(div(s[exp_avg_sq], t[bias_correction2])), h[eps]);
     addcdiv_(param, grad, denom, t[grad_step]);
     addcdiv_(param, s[exp_avg], denom, t[avg_step]);
@@ -33,7 +33,7 @@ struct NAdam {
   // PyTorch's foreach divides by the root: d = sqrt(v) / sqrt(1 − β2^t) + ε.
   template <class F, class V, class H, class P>
   static void update_foreach(const F& f, const H& h, const P& t, V& param, V grad, V* s) {
-    adam_moments<NAdam>(f, h, param, grad, s);
+    grad = adam_moments<NAdam>(f, h, param, std::move(grad), s);
     auto denom = add(div(sqrt(s[exp_avg_sq]), t[bias_correction2_sqrt]), h[eps]);
     addcdiv_(param, grad, denom, t[grad_step]);
     addcdiv_(param, s[exp_avg], denom, t[avg_step]);

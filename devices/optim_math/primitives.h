@@ -143,6 +143,10 @@ DESCENT_HOST_DEVICE inline void div_(T& a, T b) {
   a = a / b;
 }
 template <class T, if_element<T> = 0>
+DESCENT_HOST_DEVICE inline void neg_(T& a) {
+  a = -a;
+}
+template <class T, if_element<T> = 0>
 DESCENT_HOST_DEVICE inline void sqrt_(T& a) {
   a = sqrt(a);
 }
@@ -170,6 +174,10 @@ DESCENT_HOST_DEVICE inline void copy_(T& a, T b) {
 template <class T, if_element<T> = 0>
 DESCENT_HOST_DEVICE inline void maximum_(T& a, T b) {
   a = maximum(a, b);
+}
+template <class T, if_element<T> = 0>
+DESCENT_HOST_DEVICE inline void masked_fill_(T& a, bool mask, T value) {
+  a = where(mask, value, a);
 }
 
 }  // namespace descent::optim_math

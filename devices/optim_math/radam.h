@@ -37,7 +37,7 @@ struct RAdam {
 
   template <class F, class V, class H, class P>
   DESCENT_HOST_DEVICE static void update(const F& f, const H& h, const P& t, V& param, V grad, V* s) {
-    adam_moments<RAdam>(f, h, param, grad, s);
+    adam_moments<RAdam>(f, h, param, std::move(grad), s);
     auto step = mul(div(s[exp_avg], t[bias_correction1]), h[lr]);
     if constexpr (std::is_floating_point_v<V>) {
       // One element: both sides and a select, so that the kernel's loop has
@@ -61,7 +61,7 @@ struct RAdam {
   // PyTorch's foreach: θ = θ + m · 1/((sqrt(v) + ε) / rect_step) + unrect_step·m.
   template <class F, class V, class H, class P>
   static void update_foreach(const F& f, const H& h, const P& t, V& param, V grad, V* s) {
-    adam_moments<RAdam>(f, h, param, grad, s);
+    adam_moments<RAdam>(f, h, param, std::move(grad), s);
     auto buffer = add(reciprocal(div(add(sqrt(s[exp_avg_sq]), h[eps]), t[rect_step])), t[unrect_step]);
     addcmul_(param, s[exp_avg], buffer, h[one]);
   }

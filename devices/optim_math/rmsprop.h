@@ -7,6 +7,8 @@
 //   v = α·v + (1 − α)·g²
 //   centered: ḡ = lerp(ḡ, g, 1 − α), a = sqrt(v − ḡ²) + ε;  else a = sqrt(v) + ε
 //   momentum μ > 0: b = μ·b + g/a, θ = θ − γ·b;  else θ = θ − γ·g/a
+#include <utility>
+
 #include "devices/optim_math/flags.h"
 #include "devices/optim_math/primitives.h"
 
@@ -25,15 +27,13 @@ struct RMSprop {
   template <class F, class V, class H, class P>
   DESCENT_HOST_DEVICE static void update(const F& f, const H& h, const P&, V& param, V grad, V* s) {
     if (f.has(kMaximize)) grad = neg(grad);
-    if (f.has(kWeightDecay)) grad = add(grad, param, h[weight_decay]);
+    if (f.has(kWeightDecay)) grad = add(std::move(grad), param, h[weight_decay]);
     mul_(s[square_avg], h[alpha]);
     addcmul_(s[square_avg], grad, grad, h[one_minus_alpha]);
-    auto avg = f.has(kCentered) ? V() : sqrt(s[square_avg]);
-    if (f.has(kCentered)) {
-      lerp_(s[grad_avg], grad, h[one_minus_alpha]);
-      avg = sqrt(addcmul(s[square_avg], s[grad_avg], s[grad_avg], h[minus_one]));
-    }
-    avg = add(avg, h[eps]);
+    if (f.has(kCentered)) lerp_(s[grad_avg], grad, h[one_minus_alpha]);
+    auto avg = add(f.has(kCentered) ? sqrt(addcmul(s[square_avg], s[grad_avg], s[grad_avg], h[minus_one]))
+                                    : sqrt(s[square_avg]),
+                   h[eps]);
     if (f.has(kMomentum)) {
       mul_(s[momentum_buffer], h[momentum]);
       addcdiv_(s[momentum_buffer], grad, avg, h[one]);

@@ -6,6 +6,8 @@
 //   η = η+ where s > 0, η− where s < 0, 1 where s = 0
 //   step_size = clamp(step_size·η, step_size_min, step_size_max)
 //   g = 0 where η = η−;  θ = θ − sign(g)·step_size;  prev = g
+#include <utility>
+
 #include "devices/optim_math/flags.h"
 #include "devices/optim_math/primitives.h"
 
@@ -21,17 +23,26 @@ struct Rprop {
 
   template <class F, class V, class H, class P>
   DESCENT_HOST_DEVICE static void update(const F& f, const H& h, const P&, V& param, V grad, V* s) {
-    if (f.has(kMaximize)) grad = neg(grad);
-    // prev is overwritten below: under autograd the product must keep a copy.
-    auto factor = sign(mul(grad, tracked_copy(s[prev])));
-    factor = where(gt(factor, h[zero]), h[etaplus], factor);
-    factor = where(lt(factor, h[zero]), h[etaminus], factor);
-    factor = where(eq(factor, h[zero]), h[one], factor);
-    mul_(s[step_size], factor);
-    clamp_(s[step_size], h[step_size_min], h[step_size_max]);
-    grad = where(eq(factor, h[etaminus]), h[zero], grad);
-    addcmul_(param, sign(grad), s[step_size], h[minus_one]);
-    copy_(s[prev], grad);
+    {
+      // PyTorch's order: prev takes the (negated) gradient as soon as the
+      // product is formed and holds the updated gradient from then on; the
+      // factor is freed before the gradient's sign is formed. prev is
+      // overwritten, so under autograd the product keeps a copy.
+      auto factor = mul(grad, tracked_copy(s[prev]));
+      copy_(s[prev], grad);
+      if (f.has(kMaximize)) {
+        factor = neg(std::move(factor));
+        neg_(s[prev]);
+      }
+      factor = sign(std::move(factor));
+      masked_fill_(factor, gt(factor, h[zero]), h[etaplus]);
+      masked_fill_(factor, lt(factor, h[zero]), h[etaminus]);
+      masked_fill_(factor, eq(factor, h[zero]), h[one]);
+      mul_(s[step_size], factor);
+      clamp_(s[step_size], h[step_size_min], h[step_size_max]);
+      masked_fill_(s[prev], eq(factor, h[etaminus]), h[zero]);
+    }
+    addcmul_(param, sign(s[prev]), s[step_size], h[minus_one]);
   }
 };
 

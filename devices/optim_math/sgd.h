@@ -7,6 +7,8 @@
 //   g = g + μ·b if nesterov else b;  θ = θ − γ·g
 // The momentum buffer starts from the gradient, so its first step is a flag
 // of its own (kFirstStep): the driver sets it for params whose buffer is new.
+#include <utility>
+
 #include "devices/optim_math/flags.h"
 #include "devices/optim_math/primitives.h"
 
@@ -23,7 +25,7 @@ struct SGD {
   template <class F, class V, class H, class P>
   DESCENT_HOST_DEVICE static void update(const F& f, const H& h, const P&, V& param, V grad, V* s) {
     if (f.has(kMaximize)) grad = neg(grad);
-    if (f.has(kWeightDecay)) grad = add(grad, param, h[weight_decay]);
+    if (f.has(kWeightDecay)) grad = add(std::move(grad), param, h[weight_decay]);
     if (f.has(kMomentum)) {
       V& buf = s[momentum_buffer];
       if (f.has(kFirstStep)) {
@@ -34,7 +36,7 @@ struct SGD {
         add_(buf, grad, h[one_minus_dampening]);
       }
       if (f.has(kNesterov))
-        grad = add(grad, buf, h[momentum]);
+        grad = add(std::move(grad), buf, h[momentum]);
       else
         grad = buf;
     }
