@@ -60,7 +60,7 @@ TEST_CASE("load_state_dict: group options go through the constructor's validatio
   sd = adam.opt->state_dict();
   group0(sd).set("amsgrad", Value("yes"));
   check_rejected<TypeError>(adam, sd, "argument 'amsgrad' must be bool");
-  for (const std::string& name : {"RMSprop", "Adagrad", "Rprop", "ASGD", "NAdam", "RAdam", "Adamax", "Adadelta"}) {
+  for (std::string name : {"RMSprop", "Adagrad", "Rprop", "ASGD", "NAdam", "RAdam", "Adamax", "Adadelta"}) {
     INFO(name);
     Stepped s(name, {3});
     Dict bad = s.opt->state_dict();
@@ -162,7 +162,7 @@ TEST_CASE("load_state_dict: SGD's momentum buffer may be absent or None; a good 
 }
 
 TEST_CASE("a param listed twice in a group is updated once per step (after the constructor's warning)") {
-  for (const std::string& name : {"SGD", "Adam", "RMSprop"})
+  for (std::string name : {"SGD", "Adam", "RMSprop"})
     for (const char* impl : {"foreach", "fused", ""}) {
       INFO(name, " ", impl);
       Tensor p = ones({3}).requires_grad_(), q = ones({3}).requires_grad_();
@@ -181,7 +181,7 @@ TEST_CASE("a param listed twice in a group is updated once per step (after the c
 }
 
 TEST_CASE("an lr that float32 cannot hold raises for float32 params, before anything changes") {
-  for (const std::string& name : {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad"})
+  for (std::string name : {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad"})
     for (const char* impl : {"foreach", "fused", ""}) {
       INFO(name, " ", impl);
       Tensor p = ones({3}).requires_grad_();
