@@ -2,7 +2,7 @@
 
 Runs ./build/bench/optim_step and the same optimizer steps in PyTorch in one
 session, so both see the same machine state. Use any PyTorch:
-    /opt/torchvenv/bin/python bench/compare_torch.py        # current 2.x (pip)
+    /tmp/venv-torch/bin/python bench/compare_torch.py       # current 2.x (pip, in a venv)
     /usr/bin/python3 bench/compare_torch.py                 # 1.13 (Debian)
 Options: --repeats N (default 9), --filter TEXT, --binary PATH.
 
