@@ -80,11 +80,32 @@ inline bool held_only_here(const Tensor& t) {
   return t.impl().use_count() == 1 && t.storage().use_count() == 1;
 }
 
+// Whether the op's out-of-place result on (t, args...) has t's dtype and
+// shape, so that writing it into t loses nothing: a float32 intermediate
+// added to a float64 tensor, or one that an operand broadcasts to a bigger
+// shape, gets a fresh result as it would without the reuse.
+inline bool result_fits(const Tensor& t) { return t.is_floating_point() || t.is_complex(); }
+inline bool result_fits_operand(const Tensor& t, double s) { return result_type(t, Scalar(s)) == t.dtype(); }
+inline bool result_fits_operand(const Tensor& t, const Tensor& b) {
+  if (result_type(t, b) != t.dtype() || b.dim() > t.dim()) return false;
+  const Shape& ts = t.shape();
+  const Shape& bs = b.shape();
+  const std::size_t lead = ts.size() - bs.size();
+  for (std::size_t d = 0; d < bs.size(); ++d)
+    if (bs[d] != 1 && bs[d] != ts[lead + d]) return false;
+  return true;
+}
+template <class... Operands>
+bool result_fits(const Tensor& t, const Operands&... operands) {
+  return result_fits(t) && (result_fits_operand(t, operands) && ...);
+}
+
+// fits(t, i) says whether the i-th result may be written into t (above);
 // in_place(t, i) updates the i-th tensor; out_of_place(t, i) returns the result.
-template <class InPlace, class OutOfPlace>
-TensorList reuse_or_map(TensorList a, InPlace&& in_place, OutOfPlace&& out_of_place) {
+template <class Fits, class InPlace, class OutOfPlace>
+TensorList reuse_or_map(TensorList a, Fits&& fits, InPlace&& in_place, OutOfPlace&& out_of_place) {
   for (std::size_t i = 0; i < a.size(); ++i) {
-    if (held_only_here(a[i]))
+    if (held_only_here(a[i]) && fits(a[i], i))
       in_place(a[i], i);
     else
       a[i] = out_of_place(a[i], i);
@@ -97,9 +118,13 @@ using optim::detail::scalar_at;
 
 // The out-of-place list op `method` over (a, args...), a's tensors reused as
 // above: `method_` in place, `method` out of place, on each tensor.
-#define DESCENT_LIST_OP(method, ...)                                                              \
-  detail_list::reuse_or_map(                                                                      \
-      std::move(a), [&](Tensor& t, [[maybe_unused]] std::size_t i) { t.method##_(__VA_ARGS__); }, \
+#define DESCENT_LIST_OP(method, ...)                                                  \
+  detail_list::reuse_or_map(                                                          \
+      std::move(a),                                                                   \
+      [&](const Tensor& t, [[maybe_unused]] std::size_t i) {                          \
+        return detail_list::result_fits(t __VA_OPT__(, ) __VA_ARGS__);                \
+      },                                                                              \
+      [&](Tensor& t, [[maybe_unused]] std::size_t i) { t.method##_(__VA_ARGS__); },   \
       [&](const Tensor& t, [[maybe_unused]] std::size_t i) { return t.method(__VA_ARGS__); })
 
 template <class S>
@@ -125,7 +150,12 @@ TensorList div(TensorList a, const S& b) {
 inline TensorList neg(TensorList a) { return DESCENT_LIST_OP(neg); }
 inline TensorList reciprocal(TensorList a) { return DESCENT_LIST_OP(reciprocal); }
 inline TensorList sqrt(TensorList a) { return DESCENT_LIST_OP(sqrt); }
-inline TensorList abs(TensorList a) { return DESCENT_LIST_OP(abs); }
+// A complex tensor's abs is real, so only a real one is written in place.
+inline TensorList abs(TensorList a) {
+  return detail_list::reuse_or_map(
+      std::move(a), [](const Tensor& t, std::size_t) { return t.is_floating_point(); },
+      [](Tensor& t, std::size_t) { t.abs_(); }, [](const Tensor& t, std::size_t) { return t.abs(); });
+}
 inline TensorList sign(TensorList a) { return DESCENT_LIST_OP(sign); }
 template <class S>
 TensorList addcmul(TensorList a, const TensorList& b, const TensorList& c, const S& value) {

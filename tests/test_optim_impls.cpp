@@ -11,6 +11,7 @@
 #include "descent/autograd/autograd.h"
 #include "descent/optim/lr_scheduler.h"
 #include "descent/tensor/memory_stats.h"
+#include "optim/pointwise_ops.h"
 #include "optim_registry.h"
 
 using namespace descent;
@@ -565,4 +566,41 @@ TEST_CASE("test_peak_memory_foreach") {
       }
     }
   CHECK(measured > 0);
+}
+
+// The foreach list ops write a fresh intermediate in place only where the
+// out-of-place result has its dtype and shape; elsewhere they allocate, and
+// the result is what the op gives without the reuse.
+TEST_CASE("foreach list ops reuse an intermediate only where the result fits it") {
+  auto fresh = [](const Tensor& t) { return TensorList{t.mul(1.0)}; };
+  const Tensor f32 = tensor({1.0, 2.0, 3.0}).to(kFloat32);
+  const Tensor small = tensor({1e-10, 2e-10, 3e-10}).to(kFloat64);
+
+  SUBCASE("same dtype and shape: written in place") {
+    TensorList a = fresh(f32);
+    const void* where = a[0].data_ptr();
+    TensorList out = descent::add(std::move(a), TensorList{f32});
+    CHECK(out[0].data_ptr() == where);
+    CHECK(equal(out[0], f32.mul(2.0)));
+  }
+  SUBCASE("a float64 operand promotes a float32 intermediate") {
+    TensorList out = descent::add(fresh(f32), TensorList{small});
+    CHECK(out[0].dtype() == kFloat64);
+    CHECK(equal(out[0], f32.add(small)));
+    CHECK_FALSE(equal(out[0], f32.to(kFloat64)));
+  }
+  SUBCASE("an operand that broadcasts the intermediate to a bigger shape") {
+    const Tensor one = tensor({2.0}).to(kFloat32);
+    TensorList out = descent::mul(fresh(one), TensorList{f32});
+    CHECK(out[0].shape() == Shape{3});
+    CHECK(equal(out[0], f32.mul(2.0)));
+    TensorList sum = descent::addcmul(fresh(one), TensorList{f32}, TensorList{f32}, 1.0);
+    CHECK(equal(sum[0], one.addcmul(f32, f32, 1.0)));
+  }
+  SUBCASE("a complex intermediate's abs is real") {
+    const Tensor z = f32.to(kComplex64).mul(Scalar(std::complex<double>(0.0, 1.0)));
+    TensorList out = descent::abs(fresh(z));
+    CHECK(out[0].dtype() == kFloat32);
+    CHECK(equal(out[0], f32));
+  }
 }
