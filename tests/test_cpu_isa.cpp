@@ -237,3 +237,19 @@ TEST_CASE("matmul under each instruction set matches a float64 product and ignor
     }
   set_num_threads(original);
 }
+
+// The backend sends only floating-point and complex products to the kernel;
+// one sent anything else raises rather than leave the output unwritten.
+TEST_CASE("each instruction set's matmul kernel raises for a dtype it has no product for") {
+  IsaGuard guard;
+  const int64_t one = 1;
+  int64_t out = 0;
+  const MatmulOperand operand{&one, 0, 1, 1};
+  for (CpuIsa isa : cpu_fused::available_isas()) {
+    INFO(cpu_fused::to_string(isa));
+    cpu_fused::set_active_isa(isa);
+    for (Dtype dtype : {kInt64, kBool})
+      CHECK_THROWS_WITH_AS(cpu_fused::active_kernels().matmul(dtype, operand, operand, &out, 1, 1, 1, 1),
+                           ("matmul: not implemented for " + to_string(dtype)).c_str(), NotImplementedError);
+  }
+}

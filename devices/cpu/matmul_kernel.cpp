@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "descent/devices/half.h"
+#include "descent/error.h"
 #include "descent/devices/parallel.h"
 #include "devices/cpu/cpu_isa.h"
 
@@ -114,7 +115,7 @@ void matmul(Dtype dtype, const MatmulOperand& a, const MatmulOperand& c, void* o
     case Dtype::Complex128: return matmul_eigen(a, c, static_cast<std::complex<double>*>(out), batch, m, k, n);
     case Dtype::Float16: return matmul_reduced(a, c, static_cast<Half*>(out), batch, m, k, n);
     case Dtype::BFloat16: return matmul_reduced(a, c, static_cast<BFloat16*>(out), batch, m, k, n);
-    default: return;
+    default: raise<NotImplementedError>("matmul: not implemented for ", to_string(dtype));
   }
 }
 
