@@ -3,6 +3,18 @@
 // file only decides how to walk memory: a tight loop over contiguous
 // operands of the computation's dtype (vectorised by the compiler), else a
 // strided walk that converts each run of elements into an opmath buffer.
+//
+// Compiled once per instruction set, like the fused optimizer loop
+// (devices/meson.build, devices/cpu/cpu_isa.h): add with alpha, addcmul and
+// lerp round as one fused multiply-add each (PyTorch's), which the baseline
+// x86-64 has no instruction for, so there every element calls libm's fma;
+// AVX2 and AVX-512 run it as a vector instruction. Every op is an IEEE
+// operation rounded on its own (-ffp-contract=off, explicit fma, no
+// vectorised libm), so every variant gives the same bits.
+#ifndef DESCENT_CPU_ISA
+#error "DESCENT_CPU_ISA names the instruction set this variant is compiled for (devices/meson.build)"
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <optional>
@@ -10,10 +22,11 @@
 #include "descent/devices/parallel.h"
 #include "descent/error.h"
 #include "devices/cpu/cpu_backend.h"
+#include "devices/cpu/cpu_isa.h"
 #include "devices/cpu/cpu_loops.h"
 #include "devices/elementwise_math.h"
 
-namespace descent {
+namespace descent::cpu_fused::DESCENT_CPU_ISA {
 
 namespace {
 
@@ -366,7 +379,7 @@ void check_launch(const char* what, const ElementwiseArgs& args) {
 
 }  // namespace
 
-void CpuBackend::elementwise(BinaryOp op, const ElementwiseArgs& args) {
+void elementwise(BinaryOp op, const ElementwiseArgs& args) {
   const char* name = math::op_name(op);
   check_launch(name, args);
   if (!math::arity_ok(op, args.ninputs))
@@ -387,7 +400,7 @@ void CpuBackend::elementwise(BinaryOp op, const ElementwiseArgs& args) {
   });
 }
 
-void CpuBackend::unary(UnaryOp op, Dtype dtype, const void* in, void* out, Dtype out_dtype, int64_t n) {
+void unary(UnaryOp op, Dtype dtype, const void* in, void* out, Dtype out_dtype, int64_t n) {
   const char* name = math::op_name(op);
   if (n < 0) raise<ValueError>(name, ": invalid number of elements ", n);
   if (!math::unary_supported(op, category(dtype)))
@@ -410,4 +423,4 @@ void CpuBackend::unary(UnaryOp op, Dtype dtype, const void* in, void* out, Dtype
   });
 }
 
-}  // namespace descent
+}  // namespace descent::cpu_fused::DESCENT_CPU_ISA

@@ -68,17 +68,20 @@ CpuIsa chosen_at_start() {
 std::atomic<int> active{-1};
 
 const IsaKernels& kernels_of(CpuIsa isa) {
-  static constexpr IsaKernels base{baseline::fused_pointwise, baseline::fused_pointwise_rows, baseline::matmul};
+  static constexpr IsaKernels base{baseline::fused_pointwise, baseline::fused_pointwise_rows, baseline::elementwise,
+                                   baseline::unary, baseline::matmul};
   switch (isa) {
 #ifdef DESCENT_CPU_ISA_AVX2
     case CpuIsa::avx2: {
-      static constexpr IsaKernels k{avx2::fused_pointwise, avx2::fused_pointwise_rows, avx2::matmul};
+      static constexpr IsaKernels k{avx2::fused_pointwise, avx2::fused_pointwise_rows, avx2::elementwise,
+                                   avx2::unary, avx2::matmul};
       return k;
     }
 #endif
 #ifdef DESCENT_CPU_ISA_AVX512
     case CpuIsa::avx512: {
-      static constexpr IsaKernels k{avx512::fused_pointwise, avx512::fused_pointwise_rows, avx512::matmul};
+      static constexpr IsaKernels k{avx512::fused_pointwise, avx512::fused_pointwise_rows, avx512::elementwise,
+                                   avx512::unary, avx512::matmul};
       return k;
     }
 #endif
