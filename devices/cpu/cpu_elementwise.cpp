@@ -231,8 +231,15 @@ bool try_contiguous(const Loop& loop, const Fn& fn) {
     else if (!s1) run_contiguous<Out>(loop, fn, Constant<OT>{loop.template scalar<OT>(0)}, tensor(T{}, 1));
     else return false;
   } else {
-    if (s0 || s1 || s2) return false;
-    run_contiguous<Out>(loop, fn, tensor(S0{}, 0), tensor(T{}, 1), tensor(T{}, 2));
+    // One wrapped scalar among the last two: where(mask, value, self), as
+    // masked_fill_ forms it, or addcmul/lerp with a number.
+    if (s0 || (s1 && s2)) return false;
+    if (s1)
+      run_contiguous<Out>(loop, fn, tensor(S0{}, 0), Constant<OT>{loop.template scalar<OT>(1)}, tensor(T{}, 2));
+    else if (s2)
+      run_contiguous<Out>(loop, fn, tensor(S0{}, 0), tensor(T{}, 1), Constant<OT>{loop.template scalar<OT>(2)});
+    else
+      run_contiguous<Out>(loop, fn, tensor(S0{}, 0), tensor(T{}, 1), tensor(T{}, 2));
   }
   return true;
 }
