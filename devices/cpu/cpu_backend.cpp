@@ -116,6 +116,14 @@ void CpuBackend::matmul(Dtype dtype, const MatmulOperand& a, const MatmulOperand
   });
 }
 
+void CpuBackend::elementwise(BinaryOp op, const ElementwiseArgs& args) {
+  cpu_fused::active_kernels().elementwise(op, args);
+}
+
+void CpuBackend::unary(UnaryOp op, Dtype dtype, const void* in, void* out, Dtype out_dtype, int64_t n) {
+  cpu_fused::active_kernels().unary(op, dtype, in, out, out_dtype, n);
+}
+
 namespace detail {
 CpuBackend& cpu_backend() {
   static CpuBackend backend;

@@ -232,7 +232,7 @@ bool try_contiguous(const Loop& loop, const Fn& fn) {
     else return false;
   } else {
     // One wrapped scalar among the last two: where(mask, value, self), as
-    // masked_fill_ forms it, or addcmul/lerp with a number.
+    // masked_fill_ forms it, or where(mask, self, value).
     if (s0 || (s1 && s2)) return false;
     if (s1)
       run_contiguous<Out>(loop, fn, tensor(S0{}, 0), Constant<OT>{loop.template scalar<OT>(1)}, tensor(T{}, 2));

@@ -1,6 +1,5 @@
-// CpuBackend's kernels compiled per instruction set (the fused pointwise
-// loop and the elementwise ops): the launch checks, then the variant
-// devices/cpu/cpu_isa.cpp chose.
+// CpuBackend's fused pointwise kernels: the launch checks, then the loop
+// compiled for the instruction set devices/cpu/cpu_isa.cpp chose.
 #include "descent/error.h"
 #include "devices/cpu/cpu_backend.h"
 #include "devices/cpu/cpu_isa.h"
@@ -19,14 +18,6 @@ void CpuBackend::fused_pointwise(Dtype dtype, const std::vector<FusedTensor>& te
   // found_inf is one flag for the whole bucket: a skipped step touches nothing.
   if (args.amp.found_inf != nullptr && *args.amp.found_inf != 0.0f) return;
   cpu_fused::active_kernels().pointwise(dtype, tensors, args);
-}
-
-void CpuBackend::elementwise(BinaryOp op, const ElementwiseArgs& args) {
-  cpu_fused::active_kernels().elementwise(op, args);
-}
-
-void CpuBackend::unary(UnaryOp op, Dtype dtype, const void* in, void* out, Dtype out_dtype, int64_t n) {
-  cpu_fused::active_kernels().unary(op, dtype, in, out, out_dtype, n);
 }
 
 }  // namespace descent
